@@ -1,0 +1,203 @@
+"""What happens to every ``/api/v2`` request before and after its handler:
+injected faults, authentication, the rate limit, and the journal.
+
+A pure ASGI middleware (no per-request middleware stack), so the fake stays cheap
+enough never to be a simulation's bottleneck.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .backend import FakeTFC
+from .errors import TFCError, Unauthorized, error_for_status, rate_limit_headers
+from .faults import FiredFault
+from .http_api import HEADERS, MEDIA_TYPE
+from .ratelimit import RateLimiter
+
+
+class ConnectionDropped(httpx.RemoteProtocolError):
+    """Raised by the app to drop the connection mid-response. A server closes the
+    socket; an in-process ``httpx.ASGITransport`` client sees a transport error."""
+
+
+_RESOURCE_PATHS = [
+    (re.compile(r"^/api/v2/organizations/([^/]+)/workspaces/([^/]+)"), "by-name"),
+    (re.compile(r"^/api/v2/workspaces/([^/]+)"), "workspace"),
+    (re.compile(r"^/api/v2/runs/([^/]+)"), "run"),
+    (re.compile(r"^/api/v2/(?:plans|applies)/([^/]+)"), "phase"),
+    (re.compile(r"^/api/v2/state-version-outputs/([^/]+)"), "output"),
+]
+_CREATE_WORKSPACE = re.compile(r"^/api/v2/organizations/([^/]+)/workspaces$")
+
+
+def _error_body(err: TFCError) -> bytes:
+    return json.dumps(err.document(), separators=(",", ":")).encode()
+
+
+class Gateway:
+    def __init__(self, app: ASGIApp, fake: FakeTFC, *, rate_limit: bool) -> None:
+        self.app = app
+        self.fake = fake
+        self.limiter = RateLimiter() if rate_limit else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/v2"):
+            await self.app(scope, receive, send)
+            return
+        fake = self.fake
+        method: str = scope["method"]
+        path: str = scope["path"]
+        body = await _read_body(receive)
+        scope["fake_tfc.body"] = body
+        ws_name, ws_id = self._workspace_of(method, path, body)
+        fired: FiredFault | None = fake.faults.match(method, path, ws_name) if fake.faults else None
+        status_box = [0]
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_box[0] = message["status"]
+            await send(message)
+
+        try:
+            if fired is not None and fired.rule.latency:
+                await fake.clock.sleep(fired.rule.latency)
+            if fired is not None and not fired.rule.after:
+                await self._inject(fired, recording_send)
+                return
+            token = fake.token(_bearer(scope))
+            if token is None:
+                raise Unauthorized()
+            extra: dict[str, str] = {}
+            if self.limiter is not None:
+                remaining = self.limiter.check(token.value, fake.clock.now())
+                extra = {"X-RateLimit-Limit": str(self.limiter.limit), "X-RateLimit-Remaining": str(remaining)}
+            scope["fake_tfc.token"] = token
+            if fired is not None:  # an "after" fault: the request takes effect, its answer is lost
+                await self.app(scope, _replay(body), _discard)
+                await self._inject(fired, recording_send)
+                return
+            await self.app(scope, _replay(body), _with_headers(recording_send, extra) if extra else recording_send)
+        except TFCError as err:
+            await _send_error(recording_send, err)
+        finally:
+            fake.journal.record(
+                time=fake.clock.now(),
+                method=method,
+                path=path,
+                query=scope.get("query_string", b"").decode("latin-1"),
+                status=0 if (fired is not None and fired.rule.drop) else status_box[0],
+                workspace=ws_name,
+                workspace_id=ws_id,
+                fault=fired.name if fired else None,
+            )
+
+    async def _inject(self, fired: FiredFault, send: Send) -> None:
+        rule = fired.rule
+        if rule.drop:
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
+            raise ConnectionDropped(f"fake_tfc fault {fired.name}: connection dropped")
+        if rule.status is None:
+            return
+        if rule.status == 429:
+            err: TFCError = error_for_status(429, rule.detail or "You have exceeded the API's rate limit.")
+            err.title = "Too many requests"
+            headers = rate_limit_headers(30, 0, rule.retry_after)
+        else:
+            err = error_for_status(rule.status, rule.detail)
+            headers = {"Retry-After": f"{rule.retry_after:.3f}"} if rule.status == 503 else {}
+        await _send_error(send, err, headers)
+
+    def _workspace_of(self, method: str, path: str, body: bytes) -> tuple[str | None, str | None]:
+        fake = self.fake
+        if method == "POST" and path == "/api/v2/runs":
+            ws_id = _dig(body, "data", "relationships", "workspace", "data", "id")
+            return fake.workspace_name_of("workspace", ws_id) if isinstance(ws_id, str) else (None, None)
+        m = _CREATE_WORKSPACE.match(path)
+        if m and method == "POST":
+            name = _dig(body, "data", "attributes", "name")
+            return (name, None) if isinstance(name, str) else (None, None)
+        for pattern, kind in _RESOURCE_PATHS:
+            m = pattern.match(path)
+            if m is None:
+                continue
+            if kind == "by-name":
+                return m.group(2), fake.workspace_id_by_name(m.group(1), m.group(2))
+            return fake.workspace_name_of(kind, m.group(1))
+        return None, None
+
+
+def _dig(body: bytes, *keys: str) -> Any:
+    try:
+        node: Any = json.loads(body) if body else None
+    except ValueError:
+        return None
+    for key in keys:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            text = value.decode("latin-1")
+            if text[:7].lower() == "bearer ":
+                return text[7:].strip()
+            return None
+    return None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _discard(message: Message) -> None:
+    return None
+
+
+def _with_headers(send: Send, extra: dict[str, str]) -> Send:
+    encoded = [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": list(message.get("headers", [])) + encoded}
+        await send(message)
+
+    return wrapped
+
+
+async def _send_error(send: Send, err: TFCError, headers: dict[str, str] | None = None) -> None:
+    body = _error_body(err)
+    all_headers = {**HEADERS, **err.headers(), **(headers or {})}
+    raw = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in all_headers.items()]
+    await send({"type": "http.response.start", "status": err.status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,58 @@
+"""The request journal: every request the fake answered, for tests to assert on."""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    seq: int
+    time: float
+    method: str
+    path: str
+    query: str
+    status: int
+    workspace: str | None
+    workspace_id: str | None
+    fault: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Journal:
+    def __init__(self) -> None:
+        self._entries: list[JournalEntry] = []
+        self._lock = threading.Lock()
+
+    def record(self, **fields) -> JournalEntry:
+        with self._lock:
+            entry = JournalEntry(seq=len(self._entries) + 1, **fields)
+            self._entries.append(entry)
+            return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def entries(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        workspace: str | None = None,
+        status: int | None = None,
+    ) -> list[JournalEntry]:
+        """Entries in order, filtered by method, path glob, workspace name and status."""
+        with self._lock:
+            found = list(self._entries)
+        return [
+            e
+            for e in found
+            if (method is None or e.method == method.upper())
+            and (path is None or fnmatch.fnmatchcase(e.path, path))
+            and (workspace is None or e.workspace == workspace)
+            and (status is None or e.status == status)
+        ]
