@@ -6,8 +6,9 @@ run (see ``gateway``); a handler finds the caller's token in the request scope.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,7 +26,7 @@ HEADERS = {"TFP-API-Version": "2.5", "TFP-AppName": "Fake Terraform Cloud", "X-T
 
 
 def jsonapi(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+    body = orjson.dumps(content)
     return Response(body, status_code=status, media_type=MEDIA_TYPE, headers={**HEADERS, **(headers or {})})
 
 

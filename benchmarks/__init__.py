@@ -1,0 +1,1 @@
+"""``make bench``: speed numbers for people, never assertions in the test suite."""

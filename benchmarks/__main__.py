@@ -1,0 +1,5 @@
+import sys
+
+from .fake_tfc_bench import main
+
+sys.exit(main())
