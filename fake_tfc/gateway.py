@@ -57,6 +57,8 @@ class Gateway:
         scope["fake_tfc.body"] = body
         ws_name, ws_id = self._workspace_of(method, path, body)
         fired: FiredFault | None = fake.faults.match(method, path, ws_name) if fake.faults else None
+        # A latency-only rule slows the request down and lets it through.
+        failing = fired is not None and (fired.rule.status is not None or fired.rule.drop)
         status_box = [0]
 
         async def recording_send(message: Message) -> None:
@@ -67,7 +69,7 @@ class Gateway:
         try:
             if fired is not None and fired.rule.latency:
                 await fake.clock.sleep(fired.rule.latency)
-            if fired is not None and not fired.rule.after:
+            if failing and not fired.rule.after:
                 await self._inject(fired, recording_send)
                 return
             token = fake.token(_bearer(scope))
@@ -78,7 +80,7 @@ class Gateway:
                 remaining = self.limiter.check(token.value, fake.clock.now())
                 extra = {"X-RateLimit-Limit": str(self.limiter.limit), "X-RateLimit-Remaining": str(remaining)}
             scope["fake_tfc.token"] = token
-            if fired is not None:  # an "after" fault: the request takes effect, its answer is lost
+            if failing:  # an "after" fault: the request takes effect, its answer is lost
                 await self.app(scope, _replay(body), _discard)
                 await self._inject(fired, recording_send)
                 return
@@ -102,8 +104,7 @@ class Gateway:
         if rule.drop:
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
             raise ConnectionDropped(f"fake_tfc fault {fired.name}: connection dropped")
-        if rule.status is None:
-            return
+        assert rule.status is not None
         if rule.status == 429:
             err: TFCError = error_for_status(429, rule.detail or "You have exceeded the API's rate limit.")
             err.title = "Too many requests"
