@@ -1,0 +1,156 @@
+"""Typed shapes at the control plane's boundaries: API bodies, the tenant row and the
+bus event. One source of truth for each."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InvalidRequest, InvalidTenantCode
+from .statuses import Action, TenantStatus
+
+TENANT_CODE = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*$")
+VARIABLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+MAX_VARIABLES = 100
+MAX_VALUE_LENGTH = 4096
+#: Variables the control plane sets itself; a request may not override them.
+RESERVED_VARIABLES = frozenset({"tenant_code"})
+
+
+def validate_tenant_code(code: Any) -> str:
+    if not isinstance(code, str):
+        raise InvalidTenantCode("tenant_code must be a string", "tenant_code")
+    if not 3 <= len(code) <= 32:
+        raise InvalidTenantCode("tenant_code must be 3 to 32 characters long", "tenant_code")
+    if not TENANT_CODE.match(code):
+        raise InvalidTenantCode(
+            "tenant_code must be lowercase letters, digits and single hyphens, starting with a letter "
+            "and not ending with a hyphen",
+            "tenant_code",
+        )
+    return code
+
+
+def _check_variables(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if len(value) > MAX_VARIABLES:
+        raise ValueError(f"at most {MAX_VARIABLES} variables")
+    for key, val in value.items():
+        if not VARIABLE_KEY.match(key):
+            raise ValueError(f"variable name {key!r} must match {VARIABLE_KEY.pattern}")
+        if key in RESERVED_VARIABLES:
+            raise ValueError(f"variable {key!r} is set by the control plane")
+        if len(val) > MAX_VALUE_LENGTH:
+            raise ValueError(f"variable {key!r} is longer than {MAX_VALUE_LENGTH} characters")
+    return value
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    # strict: "3" is not a date and 5 is not a string; the before-validators parse dates.
+
+    @classmethod
+    def parse(cls, data: Any):
+        if not isinstance(data, dict):
+            raise InvalidRequest("the body must be a JSON object", "body")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "body"
+            msg = first["msg"].removeprefix("Value error, ")
+            raise InvalidRequest(f"{field}: {msg}", field) from None
+
+
+class CreateTenantRequest(_Body):
+    tenant_code: str
+    variables: dict[str, str] = Field(default_factory=dict)
+    decommission_date: date
+
+    @field_validator("tenant_code", mode="before")
+    @classmethod
+    def _code(cls, v: Any) -> str:
+        return validate_tenant_code(v)
+
+    @field_validator("variables")
+    @classmethod
+    def _vars(cls, v: dict[str, str]) -> dict[str, str]:
+        return _check_variables(v) or {}
+
+    @field_validator("decommission_date", mode="before")
+    @classmethod
+    def _date(cls, v: Any) -> Any:
+        if not isinstance(v, str):
+            raise ValueError("must be a date string YYYY-MM-DD")
+        return date.fromisoformat(v)
+
+
+class UpdateTenantRequest(_Body):
+    variables: dict[str, str] | None = None
+    decommission_date: date | None = None
+
+    @field_validator("variables")
+    @classmethod
+    def _vars(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        return _check_variables(v)
+
+    @field_validator("decommission_date", mode="before")
+    @classmethod
+    def _date(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        if not isinstance(v, str):
+            raise ValueError("must be a date string YYYY-MM-DD")
+        return date.fromisoformat(v)
+
+
+class TenantEvent(BaseModel):
+    """The ``detail`` of the event put on an action's bus."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tenant_code: str
+    action: Action
+    request_id: str
+    actor: str
+    variables: dict[str, str] = Field(default_factory=dict)
+    requested_at: str
+
+
+class TenantRecord(BaseModel):
+    """One DynamoDB row per tenant, keyed by ``tenant_code``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tenant_code: str
+    status: TenantStatus
+    variables: dict[str, str] = Field(default_factory=dict)
+    decommission_date: date
+    created_at: str
+    updated_at: str
+    request_id: str
+    action: Action
+    workspace_id: str | None = None
+    run_id: str | None = None
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    last_error: str | None = None
+    version: int = 1
+
+    def public(self) -> dict[str, Any]:
+        """What ``GET /tenants/{code}`` returns."""
+        return {
+            "tenant_code": self.tenant_code,
+            "status": self.status.value,
+            "variables": self.variables,
+            "decommission_date": self.decommission_date.isoformat(),
+            "outputs": self.outputs,
+            "last_error": self.last_error,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "action": self.action.value,
+            "request_id": self.request_id,
+        }
