@@ -1,0 +1,200 @@
+"""The API Lambda: API Gateway REST proxy events in, JSON out. Thin and asynchronous:
+validate, write the desired state (conditionally), put the event on the action's bus,
+answer 202 with the in-progress status. It never calls Terraform Cloud."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .config import Settings
+from .errors import ControlPlaneError, EventNotAccepted, InvalidRequest, TenantNotFound
+from .models import CreateTenantRequest, TenantEvent, TenantRecord, UpdateTenantRequest, validate_tenant_code
+from .statuses import Action
+from .tenants import TenantStore
+
+log = logging.getLogger(__name__)
+
+SOURCE = "tenant-sim.api"
+MAX_PAGE = 100
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class ApiDeps:
+    settings: Settings
+    store: TenantStore
+    events: Any  # a boto3 EventBridge client
+    now: Callable[[], str] = utc_now
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+
+
+def response(status: int, body: Any) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+
+
+def put_event(deps: ApiDeps, event: TenantEvent) -> None:
+    """Put one event on its action's bus, resending a failed entry; raise if it never lands."""
+    entry = {
+        "Source": SOURCE,
+        "DetailType": f"tenant.{event.action.value}",
+        "Detail": event.model_dump_json(),
+        "EventBusName": deps.settings.buses[event.action],
+    }
+    last = "no attempt"
+    for _ in range(deps.settings.put_events_attempts):
+        try:
+            resp = deps.events.put_events(Entries=[entry])
+        except Exception as exc:  # a throttled or failed call is retried like a failed entry
+            last = f"{type(exc).__name__}"
+            continue
+        if resp.get("FailedEntryCount", 0) == 0:
+            return
+        failed = resp["Entries"][0]
+        last = f"{failed.get('ErrorCode')}: {failed.get('ErrorMessage')}"
+    raise EventNotAccepted(f"the {event.action.value} event was not accepted ({last}); nothing was changed")
+
+
+def start_flow(deps: ApiDeps, action: Action, record: TenantRecord, previous: TenantRecord | None, actor: str) -> TenantRecord:
+    deps.store.begin(record, previous)
+    event = TenantEvent(
+        tenant_code=record.tenant_code,
+        action=action,
+        request_id=record.request_id,
+        actor=actor,
+        variables=record.variables,
+        requested_at=record.updated_at,
+    )
+    try:
+        put_event(deps, event)
+    except EventNotAccepted:
+        deps.store.restore(record, previous)
+        raise
+    return record
+
+
+def create(deps: ApiDeps, body: Any) -> dict[str, Any]:
+    req = CreateTenantRequest.parse(body)
+    previous = deps.store.get(req.tenant_code)
+    now = deps.now()
+    record = TenantRecord(
+        tenant_code=req.tenant_code,
+        status=Action.CREATE.in_progress_status,
+        variables=req.variables,
+        decommission_date=req.decommission_date,
+        created_at=now,
+        updated_at=now,
+        request_id=deps.new_id(),
+        action=Action.CREATE,
+        version=(previous.version + 1) if previous else 1,
+    )
+    start_flow(deps, Action.CREATE, record, previous, actor="api")
+    return response(202, record.public())
+
+
+def update(deps: ApiDeps, code: str, body: Any) -> dict[str, Any]:
+    req = UpdateTenantRequest.parse(body)
+    if req.variables is None and req.decommission_date is None:
+        raise InvalidRequest("give variables and/or decommission_date", "body")
+    previous = _existing(deps, code)
+    record = previous.model_copy(
+        update={
+            "status": Action.UPDATE.in_progress_status,
+            "variables": {**previous.variables, **(req.variables or {})},
+            "decommission_date": req.decommission_date or previous.decommission_date,
+            "updated_at": deps.now(),
+            "request_id": deps.new_id(),
+            "action": Action.UPDATE,
+            "last_error": None,
+            "version": previous.version + 1,
+        }
+    )
+    start_flow(deps, Action.UPDATE, record, previous, actor="api")
+    return response(202, record.public())
+
+
+def delete(deps: ApiDeps, code: str, actor: str = "api") -> TenantRecord:
+    previous = _existing(deps, code)
+    record = previous.model_copy(
+        update={
+            "status": Action.DELETE.in_progress_status,
+            "updated_at": deps.now(),
+            "request_id": deps.new_id(),
+            "action": Action.DELETE,
+            "last_error": None,
+            "version": previous.version + 1,
+        }
+    )
+    return start_flow(deps, Action.DELETE, record, previous, actor=actor)
+
+
+def _existing(deps: ApiDeps, code: str) -> TenantRecord:
+    validate_tenant_code(code)
+    found = deps.store.get(code)
+    if found is None:
+        raise TenantNotFound(f"tenant {code!r} does not exist", "tenant_code")
+    return found
+
+
+def list_tenants(deps: ApiDeps, query: dict[str, str]) -> dict[str, Any]:
+    raw = query.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise InvalidRequest(f"limit must be an integer from 1 to {MAX_PAGE}", "limit")
+    start = query.get("next")
+    if start is not None:
+        validate_tenant_code(start)
+    items, nxt = deps.store.page(int(raw), start)
+    return response(200, {"tenants": [r.public() for r in items], "next": nxt})
+
+
+def route(deps: ApiDeps, event: dict[str, Any]) -> dict[str, Any]:
+    method = event.get("httpMethod", "")
+    path = (event.get("path") or "/").rstrip("/") or "/"
+    parts = path.strip("/").split("/")
+    if parts[0] != "tenants" or len(parts) > 2:
+        return response(404, {"error": f"no route for {method} {path}"})
+    code = parts[1] if len(parts) == 2 else None
+    query = event.get("queryStringParameters") or {}
+    if code is None and method == "GET":
+        return list_tenants(deps, query)
+    if code is None and method == "POST":
+        return create(deps, _json_body(event))
+    if code is not None and method == "GET":
+        return response(200, _existing(deps, code).public())
+    if code is not None and method == "PATCH":
+        return update(deps, code, _json_body(event))
+    if code is not None and method == "DELETE":
+        return response(202, delete(deps, code).public())
+    return response(405, {"error": f"{method} is not allowed on {path}"})
+
+
+def _json_body(event: dict[str, Any]) -> Any:
+    raw = event.get("body")
+    if raw is None or raw == "":
+        raise InvalidRequest("a JSON body is required", "body")
+    if event.get("isBase64Encoded"):
+        import base64
+
+        raw = base64.b64decode(raw).decode("utf-8", "replace")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}", "body") from None
+
+
+def handle(deps: ApiDeps, event: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return route(deps, event)
+    except ControlPlaneError as err:
+        body = {"error": err.message}
+        if err.field:
+            body["field"] = err.field
+        return response(err.status, body)
