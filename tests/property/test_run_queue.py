@@ -40,7 +40,6 @@ from fake_tfc.behaviour import DEFAULT_DURATIONS, FORCE_CANCEL_COOL_OFF, STUCKAB
 from fake_tfc.errors import InvalidAttribute, TransitionNotAllowed
 from fake_tfc.inputs import RunInput, VariableInput, WorkspaceInput
 from fake_tfc.statuses import (
-    CANCELABLE,
     INTERRUPTIBLE,
     LEGAL_TRANSITIONS,
     TERMINAL,
@@ -87,6 +86,10 @@ scripts = st.builds(
 )
 
 
+PAUSED_FOR_CONFIRMATION = frozenset({S.PLANNED, S.COST_ESTIMATED, S.POLICY_CHECKED})
+PAUSED_FOR_DECISION = PAUSED_FOR_CONFIRMATION | {S.POLICY_OVERRIDE}
+
+
 def _statuses(run) -> list[RunStatus]:
     return [s for s, _ in run.history]
 
@@ -109,6 +112,9 @@ class RunQueueMachine(RuleBasedStateMachine):
         self.token = self.fake.token("t")
         #: run id -> everything observable about it when it was first seen terminal
         self.frozen: dict[str, tuple] = {}
+        #: run id -> (time, status, len(history)) of an accepted cancel that
+        #: interrupts (planning/applying)
+        self.cancel_requests: dict[str, tuple[float, RunStatus, int]] = {}
 
     # ------------------------------------------------------------- helpers
     def _ws(self, ws_id: str):
@@ -148,7 +154,8 @@ class RunQueueMachine(RuleBasedStateMachine):
 
     @rule(
         ws_id=workspaces,
-        stuck_in=st.sampled_from(sorted(STUCKABLE)),
+        # planning/applying are where cancel interrupts and force-cancel matters
+        stuck_in=st.sampled_from([S.PLANNING, S.APPLYING, *sorted(STUCKABLE)]),
         stuck_for=st.sampled_from([None, None, 5.0, 30.0]),
         outcome=st.sampled_from(list(Outcome)),
         unknown_statuses=st.booleans(),
@@ -178,6 +185,22 @@ class RunQueueMachine(RuleBasedStateMachine):
         plan_only=st.sampled_from([False, False, False, True]),
     )
     def create_run(self, ws_id, is_destroy, auto_apply, plan_only):
+        run_id = self._create_run(ws_id, is_destroy, auto_apply, plan_only)
+        self._settle_all()
+        return multiple(run_id) if run_id else multiple()
+
+    @rule(
+        target=runs,
+        ws_id=workspaces,
+        kinds=st.lists(st.tuples(st.booleans(), st.sampled_from([None, True, False])), min_size=2, max_size=4),
+    )
+    def queue_runs(self, ws_id, kinds):
+        """Several runs at once on one workspace: they must wait for each other."""
+        ids = [self._create_run(ws_id, is_destroy, auto_apply, False) for is_destroy, auto_apply in kinds]
+        self._settle_all()
+        return multiple(*[i for i in ids if i])
+
+    def _create_run(self, ws_id, is_destroy, auto_apply, plan_only) -> str | None:
         ws = self._ws(ws_id)
         before = len(ws.run_ids)
         try:
@@ -188,13 +211,11 @@ class RunQueueMachine(RuleBasedStateMachine):
         except InvalidAttribute:
             assert is_destroy and not ws.settings["allow-destroy-plan"]
             assert len(ws.run_ids) == before  # a refused run leaves no trace
-            self._settle_all()
-            return multiple()
+            return None
         assert not (is_destroy and not ws.settings["allow-destroy-plan"])
         assert ws.run_ids[-1] == run.id and len(ws.run_ids) == before + 1
         assert run.created_at == self.clock.now()
         assert run.auto_apply == (ws.auto_apply if auto_apply is None else auto_apply)
-        self._settle_all()
         return run.id
 
     @rule(dt=seconds)
@@ -225,9 +246,25 @@ class RunQueueMachine(RuleBasedStateMachine):
         )
         self._settle_all()
 
+    def _expected_flags(self, run, now: float) -> dict[str, bool]:
+        """What the actions should be, from the status alone (the workspace has just
+        been settled, so a run sitting in a plan-phase status is paused for a human:
+        those statuses take no time) and from the cancels this machine has made."""
+        requested = self.cancel_requests.get(run.id)
+        return {
+            "apply": run.status in PAUSED_FOR_CONFIRMATION,
+            "discard": run.status == S.PENDING or run.status in PAUSED_FOR_DECISION,
+            "cancel": run.status in (S.PENDING, S.PLAN_QUEUED, S.APPLY_QUEUED)
+            or (run.status in (S.PLANNING, S.APPLYING) and requested is None),
+            "force-cancel": not run.terminal
+            and requested is not None
+            and now >= requested[0] + FORCE_CANCEL_COOL_OFF,
+        }
+
     def _probe(self, run_id: str, action: str) -> None:
-        """Try ``action`` on the run: it must be accepted exactly when the run's
-        ``actions`` flag says so, and a refusal must leave the run as it was."""
+        """Try ``action`` on the run: it must be accepted exactly when the model says
+        so and when the run's ``actions`` flags say so, and a refusal must leave the
+        run as it was."""
         fake, run = self.fake, self.fake.runs[run_id]
         ws = self._ws(run.workspace_id)
         now = self.clock.now()
@@ -237,7 +274,7 @@ class RunQueueMachine(RuleBasedStateMachine):
             "cancel": run.is_cancelable(),
             "force-cancel": run.is_force_cancelable(now),
         }
-        # The flags the API shows are the ones the endpoints use.
+        # The flags the API shows are the ones the endpoints use ...
         shown = serializers.run(run, position_in_queue=0, now=now)["attributes"]["actions"]
         assert shown == {
             "is-confirmable": flags["apply"],
@@ -245,18 +282,10 @@ class RunQueueMachine(RuleBasedStateMachine):
             "is-cancelable": flags["cancel"],
             "is-force-cancelable": flags["force-cancel"],
         }
-        # Independent of the run's own predicates: what each action needs.
-        if run.terminal:
-            assert not any(flags.values()), (run.status, flags)
+        # ... and they are the model's.
+        assert flags == self._expected_flags(run, now), (run.status, flags)
         if flags["apply"]:
-            assert run.status in (S.PLANNED, S.COST_ESTIMATED, S.POLICY_CHECKED) and ws.locked_by == run.id
-        if flags["cancel"]:
-            assert run.status in CANCELABLE
-        if flags["force-cancel"]:
-            assert run.cancel_requested_at is not None
-            assert now >= run.cancel_requested_at + FORCE_CANCEL_COOL_OFF
-        if run.status == S.PENDING:
-            assert flags["discard"] and flags["cancel"]
+            assert ws.locked_by == run.id
 
         before = (run.status, list(run.history), run.cancel_requested_at)
         was_interruptible = run.status in INTERRUPTIBLE
@@ -279,6 +308,7 @@ class RunQueueMachine(RuleBasedStateMachine):
             assert new == [(S.DISCARDED, now)]
         elif action == "cancel":
             if was_interruptible:
+                self.cancel_requests[run_id] = (now, before[0], len(before[1]))
                 assert run.cancel_requested_at == now
                 assert all(s == S.CANCELED for s, _ in new)  # later, or now if the cancel takes 0 s
             else:
@@ -299,15 +329,17 @@ class RunQueueMachine(RuleBasedStateMachine):
     @rule(data=st.data(), action=st.sampled_from(ACTIONS))
     def act_on_active_run(self, data, action):
         """Most runs in the bundle are finished; aim at the interesting ones."""
-        ws = data.draw(st.sampled_from(self._locked_workspaces()), label="workspace")
-        self._probe(ws.locked_by, action)
+        ws_id = data.draw(st.sampled_from([w.id for w in self._locked_workspaces()]), label="workspace")
+        self._probe(self._ws(ws_id).locked_by, action)
 
     @precondition(lambda self: bool(self._locked_workspaces()))
     @rule(data=st.data())
     def cancel_then_force_cancel(self, data):
         """The only way out for a run stuck in planning/applying: cancel, wait, force."""
-        ws = data.draw(st.sampled_from(self._locked_workspaces()), label="workspace")
-        run_id = ws.locked_by
+        locked = self._locked_workspaces()
+        interruptible = [w for w in locked if self.fake.runs[w.locked_by].status in INTERRUPTIBLE]
+        ws_id = data.draw(st.sampled_from([w.id for w in interruptible or locked]), label="workspace")
+        run_id = self._ws(ws_id).locked_by
         self._probe(run_id, "cancel")
         self.clock.advance(FORCE_CANCEL_COOL_OFF)
         self._settle_all()
@@ -373,6 +405,22 @@ class RunQueueMachine(RuleBasedStateMachine):
                     assert earlier.terminal, (earlier.id, earlier.status, run.id)
                     if started is not None:
                         assert earlier.finished_at <= started, (earlier.id, earlier.finished_at, run.id, started)
+
+    @invariant()
+    def cancel_interrupts_in_time(self):
+        """After a cancel in planning/applying the run moves only to canceled (or
+        force-canceled), and within the cancel duration unless it is stuck there."""
+        now = self.clock.now()
+        for run_id, (t, status, seen) in self.cancel_requests.items():
+            run = self.fake.runs[run_id]
+            assert run.history[seen - 1][0] == status
+            moves = [s for s, _ in run.history[seen:]]
+            assert moves in ([], [S.CANCELED], [S.FORCE_CANCELED]), (run_id, moves)
+            assert all(u >= t for _, u in run.history[seen:])
+            if run.behaviour.stuck_in != status:
+                deadline = t + run.script.duration(run.behaviour, "cancel")
+                if now >= deadline:
+                    assert run.terminal and run.finished_at <= deadline, (run_id, run.status)
 
     @invariant()
     def terminal_runs_never_change(self):
