@@ -114,6 +114,7 @@ def update(deps: ApiDeps, code: str, body: Any) -> dict[str, Any]:
             "request_id": deps.new_id(),
             "action": Action.UPDATE,
             "last_error": None,
+            "run_id": None,  # the new flow starts its own run
             "version": previous.version + 1,
         }
     )
@@ -130,6 +131,7 @@ def delete(deps: ApiDeps, code: str, actor: str = "api") -> TenantRecord:
             "request_id": deps.new_id(),
             "action": Action.DELETE,
             "last_error": None,
+            "run_id": None,  # the new flow starts its own run
             "version": previous.version + 1,
         }
     )

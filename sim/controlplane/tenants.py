@@ -79,8 +79,8 @@ class TenantStore:
         else:
             self._put(previous, "request_id = :r", None, {":r": {"S": record.request_id}})
 
-    def finish(self, code: str, request_id: str, update: dict[str, Any]) -> TenantRecord:
-        """Record a flow's outcome, only while that flow (``request_id``) is in progress."""
+    def update_flow(self, code: str, request_id: str, update: dict[str, Any]) -> TenantRecord:
+        """Change the row of a flow (``request_id``) while it is still in progress."""
         rec = self.get(code)
         if rec is None or rec.request_id != request_id or not rec.status.in_progress:
             raise TenantConflict(f"flow {request_id} of tenant {code!r} is no longer in progress", "request_id")

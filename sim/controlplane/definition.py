@@ -1,0 +1,91 @@
+"""The one Amazon States Language definition shared by the create, update and delete
+state machines. Per-flow constants arrive in the input (``$.flow``) from each rule
+target's input transformer; nothing here branches on the action."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .flow import MAX_TASK_RETRIES
+
+TRANSIENT_LAMBDA_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.TooManyRequestsException",
+]
+#: The TFC client's own "retries ran out" error: worth another try a little later.
+TRANSIENT_TASK_ERRORS = TRANSIENT_LAMBDA_ERRORS + ["TFCUnavailable"]
+
+
+def _task(function_arn: str, payload: Any, result_selector: dict | None, result_path: str, next_state: str) -> dict:
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": function_arn, **payload},
+        "ResultPath": result_path,
+        "Retry": [
+            {
+                "ErrorEquals": TRANSIENT_TASK_ERRORS,
+                "IntervalSeconds": 2,
+                "MaxAttempts": MAX_TASK_RETRIES,
+                "BackoffRate": 2.0,
+            }
+        ],
+        "Next": next_state,
+    }
+    if result_selector:
+        state["ResultSelector"] = result_selector
+    return state
+
+
+def definition(trigger_arn: str, check_arn: str, finalize_arn: str) -> dict[str, Any]:
+    trigger = _task(
+        trigger_arn,
+        {"Payload.$": "$"},
+        {"workspace_id.$": "$.Payload.workspace_id", "run_id.$": "$.Payload.run_id"},
+        "$.run",
+        "Wait",
+    )
+    trigger["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Finalize"}]
+    check = _task(
+        check_arn,
+        {"Payload": {"run_id.$": "$.run.run_id", "count.$": "$.poll.count"}},
+        {
+            "count.$": "$.Payload.count",
+            "status.$": "$.Payload.status",
+            "finished.$": "$.Payload.finished",
+            "succeeded.$": "$.Payload.succeeded",
+        },
+        "$.poll",
+        "Done?",
+    )
+    check["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Finalize"}]
+    finalize = _task(finalize_arn, {"Payload.$": "$"}, {"status.$": "$.Payload.status"}, "$.result", "")
+    finalize.pop("Next")
+    finalize["End"] = True
+    return {
+        "Comment": "tenant-sim: Trigger -> Wait -> Check (loop) -> Finalize; one definition for create, update and delete",
+        "StartAt": "Init",
+        "States": {
+            "Init": {"Type": "Pass", "Result": {"count": 0}, "ResultPath": "$.poll", "Next": "Trigger"},
+            "Trigger": trigger,
+            "Wait": {"Type": "Wait", "SecondsPath": "$.flow.wait_seconds", "Next": "Check"},
+            "Check": check,
+            "Done?": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.poll.finished", "BooleanEquals": True, "Next": "Finalize"},
+                    {"Variable": "$.poll.count", "NumericGreaterThanEqualsPath": "$.flow.poll_budget", "Next": "Finalize"},
+                ],
+                "Default": "Wait",
+            },
+            "Finalize": finalize,
+        },
+    }
+
+
+def definition_json(trigger_arn: str, check_arn: str, finalize_arn: str) -> str:
+    return json.dumps(definition(trigger_arn, check_arn, finalize_arn), indent=2, sort_keys=True)

@@ -1,0 +1,146 @@
+"""The state machine's Lambda tasks: Trigger, Check and Finalize.
+
+Each receives the execution's state (the input transformer's output plus what earlier
+tasks added) and returns a small result the definition puts back in place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from .config import Settings
+from .errors import TenantConflict
+from .flow import FlowConstants
+from .models import TenantEvent
+from .statuses import TenantStatus
+from .tenants import TenantStore
+from .tfc_client import RunState, TFCClient, VariableSpec
+
+log = logging.getLogger(__name__)
+
+
+class StaleRequest(Exception):
+    """The tenant row has moved on to another request: this execution must not act."""
+
+
+class ExecutionState(BaseModel):
+    """What the definition passes to each task (``$``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    detail: TenantEvent
+    flow: FlowConstants
+    run: dict[str, Any] | None = None
+    poll: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class StepDeps:
+    settings: Settings
+    store: TenantStore
+    tfc: Callable[[], TFCClient]  # built lazily: reading the token costs a Secrets Manager call
+    sns: Any
+    now: Callable[[], str]
+
+
+def _marker(request_id: str) -> str:
+    return f"tenant-sim request {request_id}"
+
+
+def trigger(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
+    """Ensure the workspace, upsert the variables, start the run. Safe to run twice for
+    one request: a run already started for it is found (by its message) and reused."""
+    state = ExecutionState.model_validate(payload)
+    ev = state.detail
+    row = deps.store.get(ev.tenant_code)
+    if row is None or row.request_id != ev.request_id:
+        raise StaleRequest(f"tenant {ev.tenant_code!r} is no longer on request {ev.request_id}")
+    tfc = deps.tfc()
+    ws_id = tfc.ensure_workspace(deps.settings.workspace_name(ev.tenant_code))
+    if row.run_id:
+        return {"workspace_id": ws_id, "run_id": row.run_id}
+    marker = _marker(ev.request_id)
+    for run in tfc.runs(ws_id):
+        if run["attributes"].get("message") == marker:
+            run_id = run["id"]
+            break
+    else:
+        if not state.flow.destroy:
+            specs = [VariableSpec("tenant_code", ev.tenant_code)]
+            specs += [VariableSpec(k, v) for k, v in sorted(ev.variables.items())]
+            tfc.upsert_variables(ws_id, specs)
+        run_id = tfc.start_run(ws_id, destroy=state.flow.destroy, message=marker)
+    deps.store.update_flow(ev.tenant_code, ev.request_id, {"workspace_id": ws_id, "run_id": run_id})
+    return {"workspace_id": ws_id, "run_id": run_id}
+
+
+def check(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
+    """Read the run once and classify it; count the poll."""
+    run_id = payload["run_id"]
+    count = int(payload.get("count", 0)) + 1
+    run: RunState = deps.tfc().run(run_id)
+    return {"count": count, "status": run.status, "finished": run.finished, "succeeded": run.succeeded}
+
+
+def finalize(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
+    """Record the flow's terminal status and publish the lifecycle event."""
+    state = ExecutionState.model_validate(payload)
+    ev, flow = state.detail, state.flow
+    poll = state.poll or {}
+    run = state.run or {}
+    outputs: dict[str, Any] = {}
+    if state.error is not None:
+        status, reason = TenantStatus.FAILED, f"task error: {_error_text(state.error)}"
+    elif poll.get("succeeded"):
+        tfc = deps.tfc()
+        if flow.destroy:
+            tfc.delete_workspace(run["workspace_id"])
+        else:
+            outputs = tfc.outputs(run["workspace_id"])
+        status, reason = flow.success_status, None
+    elif poll.get("finished"):
+        status, reason = TenantStatus.FAILED, f"run {run.get('run_id')} ended {poll.get('status')}"
+    else:
+        status = TenantStatus.FAILED
+        reason = f"poll budget exhausted: run {run.get('run_id')} still {poll.get('status')} after {poll.get('count')} polls"
+    update: dict[str, Any] = {"status": status, "last_error": reason, "updated_at": deps.now()}
+    if status is TenantStatus.READY:
+        update["outputs"] = outputs
+    if status is TenantStatus.DELETED:
+        update["outputs"] = {}
+    try:
+        deps.store.update_flow(ev.tenant_code, ev.request_id, update)
+    except TenantConflict:
+        log.warning("tenant %s: request %s superseded; nothing recorded", ev.tenant_code, ev.request_id)
+        return {"status": "superseded"}
+    message = {
+        "event": flow.event_name if status is not TenantStatus.FAILED else f"tenant.{flow.action.value}_failed",
+        "tenant_code": ev.tenant_code,
+        "request_id": ev.request_id,
+        "status": status.value,
+        "reason": reason,
+    }
+    if deps.settings.topic_arn:
+        deps.sns.publish(
+            TopicArn=deps.settings.topic_arn,
+            Message=json.dumps(message),
+            MessageAttributes={"event": {"DataType": "String", "StringValue": message["event"]}},
+        )
+    return {"status": status.value}
+
+
+def _error_text(error: dict[str, Any]) -> str:
+    name = error.get("Error", "error")
+    cause = error.get("Cause", "")
+    try:
+        cause = json.loads(cause).get("errorMessage", cause)
+    except (ValueError, AttributeError):
+        pass
+    return f"{name}: {cause}"[:500]
