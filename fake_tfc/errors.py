@@ -22,7 +22,7 @@ class TFCError(Exception):
         err: dict[str, Any] = {"status": str(self.status), "title": self.title}
         if self.detail:
             err["detail"] = self.detail
-        if self.pointer:
+        if self.pointer is not None:  # "" points at the whole document
             err["source"] = {"pointer": self.pointer}
         elif self.parameter:
             err["source"] = {"parameter": self.parameter}

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import httpx
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .backend import FakeTFC
@@ -135,7 +136,9 @@ class Gateway:
 
 def _dig(body: bytes, *keys: str) -> Any:
     try:
-        node: Any = json.loads(body) if body else None
+        # As strict as ``parsing.parse_json``: a name the handler will refuse (a lone
+        # surrogate, say) must not reach the journal, which could not serialize it.
+        node: Any = orjson.loads(body) if body else None
     except ValueError:
         return None
     for key in keys:

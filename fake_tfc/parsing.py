@@ -4,9 +4,10 @@ clients send extra ones (pytfe sends ``type``, an empty ``vcs-repo``, nested dum
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
+
+import orjson
 
 from .errors import BadRequest, InvalidAttribute
 from .inputs import RunInput, VariableInput, WorkspaceInput
@@ -26,11 +27,15 @@ VAR_RELATIONSHIPS = frozenset({"configurable", "workspace"})
 
 
 def parse_json(body: bytes) -> Any:
+    """Strict JSON (RFC 8259, UTF-8): orjson refuses what the fake could not answer
+    with later (lone surrogates, NaN, Infinity) and nesting deeper than 1024, all as
+    ``JSONDecodeError``, a ``ValueError``; the stdlib accepts the first three and
+    raises ``RecursionError`` on the last."""
     if not body.strip():
         raise BadRequest("request body is empty; expected a JSON:API document")
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return orjson.loads(body)
+    except ValueError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
 
 
@@ -60,13 +65,18 @@ def resource_object(body: bytes, expected_type: str, relationships: frozenset[st
     for name, rel in rels.items():
         if name not in relationships:
             raise InvalidAttribute(
-                f"unknown relationship {name!r}", pointer=f"/data/relationships/{name}"
+                f"unknown relationship {name!r}", pointer=f"/data/relationships/{_escape(name)}"
             )
         if not isinstance(rel, dict) or "data" not in rel:
             raise InvalidAttribute(
                 "a relationship must be an object with data", pointer=f"/data/relationships/{name}"
             )
     return attrs, rels
+
+
+def _escape(segment: str) -> str:
+    """A JSON Pointer reference token (RFC 6901): ``~`` and ``/`` escaped."""
+    return segment.replace("~", "~0").replace("/", "~1")
 
 
 def _ptr(name: str) -> str:
