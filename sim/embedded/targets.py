@@ -1,0 +1,559 @@
+"""What EventBridge does when it hands an event to a rule target, as pure functions.
+
+Pattern matching, shaping the target input (``Input``, ``InputPath``,
+``InputTransformer``), the retry policy and its backoff, the dead-letter message, and
+the error classification of a Step Functions target. No I/O, no moto state: the
+embedded backend's delivery loop calls these, because moto 5.2.5 does none of it
+correctly (see the reference notes, aws-semantics.md §1.1-1.6 and §3.1).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import operator
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "ERROR_CODES",
+    "ErrorCode",
+    "ExhaustedRetryCondition",
+    "RetryPolicy",
+    "TargetInputError",
+    "classify_start_execution_error",
+    "dlq_message",
+    "event_matches",
+    "next_retry",
+    "render_target_input",
+    "retry_delay",
+    "validate_target",
+]
+
+
+class ErrorCode(StrEnum):
+    """``ERROR_CODE`` values of a DLQ message, as listed on the AWS eb-rule-dlq page."""
+
+    CONNECTION_FAILURE = "CONNECTION_FAILURE"
+    CROSS_ACCOUNT_INGESTION_FAILED = "CROSS_ACCOUNT_INGESTION_FAILED"
+    CROSS_REGION_INGESTION_FAILED = "CROSS_REGION_INGESTION_FAILED"
+    ERROR_FROM_TARGET = "ERROR_FROM_TARGET"
+    EVENTS_IN_BATCH_REQUEST_REJECTED = "EVENTS_IN_BATCH_REQUEST_REJECTED"
+    FAILED_TO_ASSUME_ROLE = "FAILED_TO_ASSUME_ROLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    INVALID_JSON = "INVALID_JSON"
+    INVALID_PARAMETER = "INVALID_PARAMETER"
+    NO_PERMISSIONS = "NO_PERMISSIONS"
+    NO_RESOURCE = "NO_RESOURCE"
+    RESOURCE_ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
+    RESOURCE_LIMIT_EXCEEDED = "RESOURCE_LIMIT_EXCEEDED"
+    RESOURCE_MODIFICATION_COLLISION = "RESOURCE_MODIFICATION_COLLISION"
+    SDK_CLIENT_ERROR = "SDK_CLIENT_ERROR"
+    THIRD_ACCOUNT_HOP_DETECTED = "THIRD_ACCOUNT_HOP_DETECTED"
+    THIRD_REGION_HOP_DETECTED = "THIRD_REGION_HOP_DETECTED"
+    THROTTLING = "THROTTLING"
+    TIMEOUT = "TIMEOUT"
+    TRANSIENT_ASSUME_ROLE = "TRANSIENT_ASSUME_ROLE"
+    UNKNOWN = "UNKNOWN"
+
+
+ERROR_CODES: frozenset[str] = frozenset(ErrorCode)
+
+
+class ExhaustedRetryCondition(StrEnum):
+    """``EXHAUSTED_RETRY_CONDITION``: which RetryPolicy limit stopped the retries."""
+
+    MAXIMUM_RETRY_ATTEMPTS = "MaximumRetryAttempts"
+    MAXIMUM_EVENT_AGE = "MaximumEventAgeInSeconds"
+
+
+class TargetInputError(Exception):
+    """The input for a target could not be built; ``error_code`` is the DLQ ``ERROR_CODE``."""
+
+    def __init__(self, error_code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+
+
+def _dump(value: Any) -> str:
+    """Minified JSON, the way EventBridge hands JSON to a target."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- patterns
+
+_UNARY_OPERATORS = ("prefix", "suffix", "equals-ignore-case", "wildcard", "cidr")
+_ANYTHING_BUT_OPERATORS = ("prefix", "suffix", "equals-ignore-case", "wildcard")
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, "=": operator.eq, ">=": operator.ge, ">": operator.gt,
+}
+
+
+def event_matches(pattern: str | dict[str, Any] | None, event: dict[str, Any]) -> bool:
+    """Whether ``event`` matches an EventBridge event pattern.
+
+    A rule without a pattern (schedule-only) matches no PutEvents event; moto 5.2.5
+    matches every event there. An empty pattern is treated the same way. A pattern AWS
+    would reject with InvalidEventPatternException raises ValueError.
+    """
+    if not pattern:
+        return False
+    parsed = json.loads(pattern) if isinstance(pattern, str) else pattern
+    if not isinstance(parsed, dict):
+        raise ValueError("An event pattern must be a JSON object")
+    if not parsed:
+        return False
+    _check_fields(parsed, "")
+    return _match_fields(parsed, event)
+
+
+def _check_fields(pattern: dict[str, Any], where: str) -> None:
+    for key, spec in pattern.items():
+        path = f"{where}.{key}" if where else key
+        if key == "$or":
+            if not isinstance(spec, list) or not spec or not all(isinstance(p, dict) and p for p in spec):
+                raise ValueError(f"'{path}' must be an array of non-empty objects")
+            for alternative in spec:
+                _check_fields(alternative, where)
+        elif isinstance(spec, dict):
+            _check_fields(spec, path)
+        elif isinstance(spec, list) and spec:
+            for f in spec:
+                _check_filter(f, path)
+        else:
+            raise ValueError(f"'{path}' must be an object or a non-empty array")
+
+
+def _check_filter(f: Any, path: str) -> None:
+    if isinstance(f, list):
+        raise ValueError(f"'{path}' holds a nested array")
+    if not isinstance(f, dict):
+        return
+    if len(f) != 1:
+        raise ValueError(f"'{path}': a filter object holds exactly one operator, got {sorted(f)}")
+    (op, arg), = f.items()
+    ok = {
+        "exists": lambda: isinstance(arg, bool),
+        "numeric": lambda: _valid_numeric(arg),
+        "anything-but": lambda: _valid_anything_but(arg),
+        "cidr": lambda: isinstance(arg, str) and _valid_network(arg),
+        "prefix": lambda: isinstance(arg, str) or _ignore_case_arg(arg),
+        "suffix": lambda: isinstance(arg, str) or _ignore_case_arg(arg),
+        "equals-ignore-case": lambda: isinstance(arg, str),
+        "wildcard": lambda: isinstance(arg, str),
+    }.get(op)
+    if ok is None:
+        raise ValueError(f"'{path}': unrecognised match type {op}")
+    if not ok():
+        raise ValueError(f"'{path}': invalid argument for {op}: {arg!r}")
+
+
+def _ignore_case_arg(arg: Any) -> bool:
+    return isinstance(arg, dict) and list(arg) == ["equals-ignore-case"] and isinstance(arg["equals-ignore-case"], str)
+
+
+def _valid_numeric(arg: Any) -> bool:
+    if not isinstance(arg, list) or len(arg) not in (2, 4):
+        return False
+    ops, bounds = arg[::2], arg[1::2]
+    return all(op in _COMPARE for op in ops) and all(_is_number(b) for b in bounds)
+
+
+def _valid_anything_but(arg: Any) -> bool:
+    if isinstance(arg, dict):
+        if len(arg) != 1:
+            return False
+        (op, inner), = arg.items()
+        values = inner if isinstance(inner, list) else [inner]
+        return op in _ANYTHING_BUT_OPERATORS and bool(values) and all(isinstance(v, str) for v in values)
+    values = arg if isinstance(arg, list) else [arg]
+    # AWS: a list of strings only, or of numbers only
+    return bool(values) and (all(isinstance(v, str) for v in values) or all(_is_number(v) for v in values))
+
+
+def _valid_network(arg: str) -> bool:
+    try:
+        ipaddress.ip_network(arg, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _match_fields(pattern: dict[str, Any], node: Any) -> bool:
+    return all(_match_field(key, spec, node) for key, spec in pattern.items())
+
+
+def _match_field(key: str, spec: Any, node: Any) -> bool:
+    if key == "$or":
+        return any(_match_fields(alternative, node) for alternative in spec)
+    values = _flatten(node[key]) if isinstance(node, dict) and key in node else []
+    if isinstance(spec, dict):
+        # In an array of objects the whole sub-pattern must hold within one element.
+        # An absent or scalar node is matched as {} so that {"exists": false} holds below it.
+        objects = [v for v in values if isinstance(v, dict)] or [{}]
+        return any(_match_fields(spec, obj) for obj in objects)
+    # Filters apply to leaves only: an object where a leaf is expected counts as absent.
+    leaves = [v for v in values if not isinstance(v, dict)]
+    return any(_match_filter(f, leaves) for f in spec)
+
+
+def _flatten(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _flatten(item)]
+    return [value]
+
+
+def _match_filter(f: Any, leaves: list[Any]) -> bool:
+    if not isinstance(f, dict):
+        return any(_same(f, leaf) for leaf in leaves)
+    (op, arg), = f.items()
+    if op == "exists":
+        return bool(leaves) == arg
+    return any(_apply(op, arg, leaf) for leaf in leaves)
+
+
+def _apply(op: str, arg: Any, value: Any) -> bool:
+    if op == "numeric":
+        return _is_number(value) and all(_COMPARE[o](value, b) for o, b in zip(arg[::2], arg[1::2], strict=True))
+    if op == "anything-but":
+        if isinstance(arg, dict):
+            (inner_op, inner), = arg.items()
+            options = inner if isinstance(inner, list) else [inner]
+            return not any(_apply(inner_op, o, value) for o in options)
+        options = arg if isinstance(arg, list) else [arg]
+        return not any(_same(o, value) for o in options)
+    if op == "cidr":
+        return isinstance(value, str) and _in_network(value, arg)
+    if not isinstance(value, str):
+        return False
+    if isinstance(arg, dict):  # {"prefix"|"suffix": {"equals-ignore-case": ...}}
+        value, arg = value.lower(), arg["equals-ignore-case"].lower()
+    if op == "prefix":
+        return value.startswith(arg)
+    if op == "suffix":
+        return value.endswith(arg)
+    if op == "equals-ignore-case":
+        return value.lower() == arg.lower()
+    return _wildcard(arg).fullmatch(value) is not None
+
+
+def _is_number(value: Any) -> bool:
+    # bool is an int subclass in Python; in JSON true is not a number
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    """JSON equality: true is not 1 and "1" is not 1 (moto 5.2.5 says true == 1)."""
+    if _is_number(expected) and _is_number(actual):
+        return bool(expected == actual)
+    return type(expected) is type(actual) and expected == actual
+
+
+def _in_network(value: str, network: str) -> bool:
+    try:
+        return ipaddress.ip_address(value) in ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        return False
+
+
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    parts = re.split(r"(\\\*|\*)", pattern)  # \* is a literal star
+    regex = "".join(".*" if p == "*" else re.escape("*" if p == "\\*" else p) for p in parts)
+    return re.compile(regex, re.DOTALL)
+
+
+# --------------------------------------------------------------------------- target input
+
+_SHAPING_FIELDS = ("Input", "InputPath", "InputTransformer")
+_PATHS_MAP_KEY = re.compile(r"[A-Za-z0-9_\-]+")
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
+_PATH_STEP = re.compile(r"\.(\*|[^.\[\]]+)|\[(\*|\d+)\]")
+_MISSING = object()
+
+
+def validate_target(target: dict[str, Any]) -> None:
+    """The PutTargets checks on how a target shapes its input and on its RetryPolicy.
+
+    Raises ValueError naming the offending field or InputPathsMap key.
+    """
+    present = [f for f in _SHAPING_FIELDS if target.get(f) is not None]
+    if len(present) > 1:
+        raise ValueError(
+            f"Only one of Input, InputPath or InputTransformer may be set on a target; got {', '.join(present)}"
+        )
+    if target.get("Input") is not None:
+        try:
+            json.loads(target["Input"])
+        except (TypeError, ValueError):
+            raise ValueError("Input must be valid JSON text") from None
+    if target.get("InputPath") is not None and len(target["InputPath"]) > 256:
+        raise ValueError("InputPath is longer than 256 characters")
+    transformer = target.get("InputTransformer")
+    if transformer is not None:
+        _validate_transformer(transformer)
+    RetryPolicy.from_target(target)
+
+
+def _validate_transformer(transformer: dict[str, Any]) -> None:
+    template = transformer.get("InputTemplate")
+    if not isinstance(template, str) or not 1 <= len(template) <= 8192:
+        raise ValueError("InputTransformer.InputTemplate must be 1 to 8192 characters")
+    paths = transformer.get("InputPathsMap") or {}
+    if len(paths) > 100:
+        raise ValueError(f"InputPathsMap holds {len(paths)} entries; at most 100 are allowed")
+    for key, path in paths.items():
+        if not _PATHS_MAP_KEY.fullmatch(key) or len(key) > 256:
+            raise ValueError(f"InputPathsMap key {key!r} must match [A-Za-z0-9_-]+ and be at most 256 characters")
+        if key.startswith("AWS"):
+            raise ValueError(f"InputPathsMap key {key!r} must not start with 'AWS'")
+        if not isinstance(path, str) or len(path) > 256:
+            raise ValueError(f"InputPathsMap value for {key!r} must be a JSON path of at most 256 characters")
+
+
+def render_target_input(
+    target: dict[str, Any], event: dict[str, Any], *, rule_arn: str, rule_name: str, ingestion_time: str
+) -> str:
+    """The exact body a rule target receives for ``event`` (the full envelope).
+
+    No shaping field: the event as JSON. ``Input``: that constant. ``InputPath``: the
+    selected value as JSON. ``InputTransformer``: the template filled in (see
+    :func:`_transform`). Raises ValueError for a target PutTargets would reject, and
+    TargetInputError when this event cannot be turned into the input.
+    """
+    validate_target(target)
+    if target.get("Input") is not None:
+        return str(target["Input"])
+    if target.get("InputPath") is not None:
+        value = _select(event, target["InputPath"])
+        if value is _MISSING:
+            # Undocumented by AWS; the sim treats it as a delivery that cannot be built.
+            message = f"InputPath {target['InputPath']} selects nothing in the event"
+            raise TargetInputError(ErrorCode.INVALID_JSON, message)
+        return _dump(value)
+    if target.get("InputTransformer") is not None:
+        reserved = {
+            "aws.events.rule-arn": rule_arn,
+            "aws.events.rule-name": rule_name,
+            "aws.events.event.ingestion-time": ingestion_time,
+            "aws.events.event": {k: v for k, v in event.items() if k != "detail"},
+            "aws.events.event.json": event,
+        }
+        return _transform(target["InputTransformer"], event, reserved)
+    return _dump(event)
+
+
+def _select(document: Any, path: str) -> Any:
+    """A value by EventBridge's JSON path subset, or _MISSING.
+
+    Dot steps (names may hold dashes and slashes), ``[n]``, and ``*`` / ``[*]``
+    wildcards, which collect every match into a list.
+    """
+    if not path.startswith("$"):
+        return _MISSING
+    rest, nodes, fanned = path[1:], [document], False
+    while rest:
+        step = _PATH_STEP.match(rest)
+        if step is None:
+            return _MISSING
+        name, index = step.groups()
+        rest = rest[step.end():]
+        selected: list[Any] = []
+        for node in nodes:
+            if "*" in (name, index):
+                fanned = True
+                selected.extend(node.values() if isinstance(node, dict) else node if isinstance(node, list) else [])
+            elif name is not None and isinstance(node, dict) and name in node:
+                selected.append(node[name])
+            elif index is not None and isinstance(node, list) and int(index) < len(node):
+                selected.append(node[int(index)])
+        nodes = selected
+    if fanned:
+        return nodes if nodes else _MISSING
+    return nodes[0] if nodes else _MISSING
+
+
+def _transform(transformer: dict[str, Any], event: dict[str, Any], reserved: dict[str, Any]) -> str:
+    """Fill an InputTemplate the way AWS documents it (eb-transform-target-input).
+
+    * In a JSON value position a variable is inserted as JSON, so a string gets quotes
+      (the doc's "Simple JSON" example: ``"instance" : <instance>`` gives ``"i-0123456789"``).
+    * Inside a quoted string a variable is inserted as is: strings unescaped ("EventBridge
+      doesn't escape values extracted by Input Path"), other values as JSON text.
+    * A template that is a JSON object (or array, or a lone placeholder) is delivered
+      minified; if it is not valid JSON once filled in, TargetInputError INVALID_JSON.
+    * A template that is a quoted string is delivered as filled in, quotes included
+      (the console form). Any other text is filled in and delivered as a JSON string.
+    """
+    paths: dict[str, str] = transformer.get("InputPathsMap") or {}
+    values = {name: v for name, path in paths.items() if (v := _select(event, path)) is not _MISSING}
+    values.update(reserved)
+    declared = set(paths) | set(reserved)
+    template: str = transformer["InputTemplate"]
+    stripped = template.strip()
+    lone_placeholder = _PLACEHOLDER.fullmatch(stripped) is not None and stripped[1:-1] in declared
+    if stripped.startswith(("{", "[")) or lone_placeholder:
+        filled = _fill(template, values, declared, json_template=True)
+        try:
+            return _dump(json.loads(filled))
+        except json.JSONDecodeError as exc:
+            message = f"InputTemplate does not render to valid JSON: {exc}"
+            raise TargetInputError(ErrorCode.INVALID_JSON, message) from None
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
+        return _fill(stripped, values, declared, json_template=True)
+    return _dump(_fill(template, values, declared, json_template=False))
+
+
+def _fill(template: str, values: dict[str, Any], declared: set[str], *, json_template: bool) -> str:
+    # AWS: a path missing from the event "isn't created and won't appear in the output",
+    # so a declared variable without a value is replaced by nothing at all. In a JSON
+    # value position that leaves invalid JSON (INVALID_JSON above); a template meant to
+    # survive a missing field has to quote the placeholder ("<x>" becomes "").
+    # A <name> that is neither in InputPathsMap nor reserved is ordinary text.
+    out: list[str] = []
+    in_string = not json_template
+    i = 0
+    while i < len(template):
+        char = template[i]
+        placeholder = _PLACEHOLDER.match(template, i) if char == "<" else None
+        if placeholder is not None and placeholder.group(1) in declared:
+            name = placeholder.group(1)
+            if name in values:
+                value = values[name]
+                out.append(value if in_string and isinstance(value, str) else _dump(value))
+            i = placeholder.end()
+            continue
+        if json_template and char == "\\" and in_string:
+            out.append(template[i : i + 2])
+            i += 2
+            continue
+        if json_template and char == '"':
+            in_string = not in_string
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- DLQ and retries
+
+
+def dlq_message(
+    event: dict[str, Any],
+    *,
+    rule_arn: str,
+    target_arn: str,
+    error_code: str,
+    error_message: str,
+    exhausted_retry_condition: str | None,
+    retry_attempts: int,
+) -> dict[str, Any]:
+    """Keyword arguments for ``sqs.send_message`` (all but QueueUrl) for a dead letter.
+
+    The body is the original event envelope, not the transformed input.
+    ``EXHAUSTED_RETRY_CONDITION`` is left out when no retry limit was reached (an error
+    that is not retried); AWS does not document that case.
+    """
+    attributes = {
+        "RULE_ARN": rule_arn,
+        "TARGET_ARN": target_arn,
+        "ERROR_CODE": str(error_code),
+        "ERROR_MESSAGE": error_message,
+    }
+    if exhausted_retry_condition is not None:
+        attributes["EXHAUSTED_RETRY_CONDITION"] = ExhaustedRetryCondition(exhausted_retry_condition).value
+    attributes["RETRY_ATTEMPTS"] = str(retry_attempts)
+    return {
+        "MessageBody": _dump(event),
+        "MessageAttributes": {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+    }
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """A rule target's RetryPolicy; the defaults are EventBridge's (24 hours, 185 retries)."""
+
+    maximum_retry_attempts: int = 185
+    maximum_event_age_seconds: int = 86_400
+
+    def __post_init__(self) -> None:
+        _check_range("MaximumRetryAttempts", self.maximum_retry_attempts, 0, 185)
+        _check_range("MaximumEventAgeInSeconds", self.maximum_event_age_seconds, 60, 86_400)
+
+    @classmethod
+    def from_target(cls, target: dict[str, Any]) -> RetryPolicy:
+        raw = target.get("RetryPolicy") or {}
+        default = cls()
+        return cls(
+            maximum_retry_attempts=raw.get("MaximumRetryAttempts", default.maximum_retry_attempts),
+            maximum_event_age_seconds=raw.get("MaximumEventAgeInSeconds", default.maximum_event_age_seconds),
+        )
+
+
+def _check_range(field: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{field} must be an integer from {low} to {high}, got {value!r}")
+
+
+def retry_delay(attempt: int, rng: random.Random, *, base: float = 1.0, cap: float = 300.0) -> float:
+    """Seconds to wait before retry number ``attempt`` (1-based).
+
+    AWS documents "exponential back off and jitter" but not the schedule. This is capped
+    exponential backoff with full jitter: uniform(0, min(cap, base * 2**(attempt - 1))).
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt is 1-based, got {attempt}")
+    return rng.uniform(0.0, min(cap, base * 2.0 ** min(attempt - 1, 64)))
+
+
+def next_retry(
+    policy: RetryPolicy, attempts_so_far: int, first_attempt_at: float, now: float, rng: random.Random
+) -> float | ExhaustedRetryCondition:
+    """When to try again after a retriable failure at ``now``, or why not to.
+
+    ``attempts_so_far`` counts every delivery attempt made, the first one included, so
+    ``attempts_so_far - 1`` retries have been used (that is the DLQ's RETRY_ATTEMPTS).
+    Retrying stops at whichever limit comes first: the retry count, or an event age
+    (measured from ``first_attempt_at``) that the next attempt would exceed.
+    """
+    if attempts_so_far < 1:
+        raise ValueError(f"attempts_so_far counts the first attempt, got {attempts_so_far}")
+    if attempts_so_far - 1 >= policy.maximum_retry_attempts:
+        return ExhaustedRetryCondition.MAXIMUM_RETRY_ATTEMPTS
+    at = now + retry_delay(attempts_so_far, rng)
+    if at - first_attempt_at > policy.maximum_event_age_seconds:
+        return ExhaustedRetryCondition.MAXIMUM_EVENT_AGE
+    return at
+
+
+# --------------------------------------------------------------------------- Step Functions target
+
+_START_EXECUTION_ERRORS: dict[str, tuple[ErrorCode, bool]] = {
+    "StateMachineDoesNotExist": (ErrorCode.NO_RESOURCE, False),
+    "StateMachineDeleting": (ErrorCode.NO_RESOURCE, False),
+    "KmsAccessDeniedException": (ErrorCode.NO_PERMISSIONS, False),
+    "ExecutionLimitExceeded": (ErrorCode.THROTTLING, True),
+    "ThrottlingException": (ErrorCode.THROTTLING, True),
+    "TooManyRequestsException": (ErrorCode.THROTTLING, True),
+    "KmsThrottlingException": (ErrorCode.THROTTLING, True),
+    "InvalidExecutionInput": (ErrorCode.INVALID_JSON, False),
+    "InvalidName": (ErrorCode.INVALID_PARAMETER, False),
+    "InvalidArn": (ErrorCode.INVALID_PARAMETER, False),
+    "ValidationException": (ErrorCode.INVALID_PARAMETER, False),
+    "ExecutionAlreadyExists": (ErrorCode.RESOURCE_ALREADY_EXISTS, False),
+}
+
+
+def classify_start_execution_error(code: str) -> tuple[str, bool]:
+    """(DLQ ERROR_CODE, retriable) for a StartExecution ClientError code.
+
+    The mapping is the sim's reading of AWS's rule (permission errors and missing
+    targets are not retried, throttling and service errors are); AWS does not publish
+    it per target. Anything unrecognised, 5xx included, is a retriable INTERNAL_ERROR.
+    """
+    if code.startswith("AccessDenied"):
+        return ErrorCode.NO_PERMISSIONS, False
+    return _START_EXECUTION_ERRORS.get(code, (ErrorCode.INTERNAL_ERROR, True))
