@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-import tracemalloc
+import resource
 
 from fake_tfc import RunScript
 
@@ -70,17 +70,17 @@ def bench_task_overhead(n: int) -> float:
 
 
 def bench_many(n: int) -> dict[str, float]:
-    tracemalloc.start()
     t0 = time.perf_counter()
     with EmbeddedBackend(EmbeddedConfig()) as env:
         started = time.perf_counter()
         for i in range(n):
             _create(env, f"t{i:04d}")
-        env.run_until(lambda: list(_table_statuses(env).values()).count("ready") == n, max_seconds=6 * 3600)
+        # A cheap predicate (checked after every scheduler step); the table is read once after.
+        finalized = lambda: sum(1 for i in env.invocations if i.function.endswith("-finalize")) >= n  # noqa: E731
+        env.run_until(finalized, max_seconds=6 * 3600)
         statuses = _table_statuses(env)
         elapsed = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     ready = sum(1 for s in statuses.values() if s == "ready")
     return {"seconds": elapsed, "ready": ready, "peak_mb": peak / 1e6, "with_startup": time.perf_counter() - t0}
 
@@ -109,7 +109,7 @@ def main() -> int:
     print(f"  {one_label:<46}{one['p50_ms']:>9.1f} ms{ONE_GOAL_MS:>7.0f} ms{ONE_GOAL_MS / one['p50_ms']:>7.2f}x")
     print(f"  {'per Task state (Check loop)':<46}{task_ms:>9.2f} ms{'':>10}  (raw moto path: ~27 ms)")
     print(f"  {many_label:<46}{many['seconds']:>10.2f} s{MANY_GOAL_S:>8.0f} s{MANY_GOAL_S / many['seconds']:>7.2f}x  ({many['ready']}/{n} ready)")
-    print(f"  {'peak traced memory (200 tenants)':<46}{many['peak_mb']:>9.1f} MB")
+    print(f"  {'peak RSS of the process (after 200 tenants)':<46}{many['peak_mb']:>9.1f} MB")
     return 0 if many["ready"] == n else 1
 
 

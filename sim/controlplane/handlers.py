@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
@@ -91,13 +92,33 @@ def _iso(platform: Platform) -> Callable[[], str]:
     return now if platform is not _default else utc_now
 
 
+# What a warm Lambda container keeps between invocations: clients, and the TFC client
+# with the token read once from Secrets Manager (as real handlers cache at cold start).
+_warm_api: weakref.WeakKeyDictionary[Any, ApiDeps] = weakref.WeakKeyDictionary()
+_warm_steps: weakref.WeakKeyDictionary[Any, StepDeps] = weakref.WeakKeyDictionary()
+
+
 def _api_deps(platform: Platform) -> ApiDeps:
+    deps = _warm_api.get(platform)
+    if deps is None:
+        deps = _warm_api[platform] = _build_api_deps(platform)
+    return deps
+
+
+def _step_deps(platform: Platform) -> StepDeps:
+    deps = _warm_steps.get(platform)
+    if deps is None:
+        deps = _warm_steps[platform] = _build_step_deps(platform)
+    return deps
+
+
+def _build_api_deps(platform: Platform) -> ApiDeps:
     settings = Settings.from_env(platform.environ)
     store = TenantStore(platform.client("dynamodb"), settings.table)
     return ApiDeps(settings=settings, store=store, events=platform.client("events"), now=_iso(platform))
 
 
-def _step_deps(platform: Platform) -> StepDeps:
+def _build_step_deps(platform: Platform) -> StepDeps:
     settings = Settings.from_env(platform.environ)
     store = TenantStore(platform.client("dynamodb"), settings.table)
     client: list[TFCClient] = []

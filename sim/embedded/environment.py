@@ -92,6 +92,22 @@ class ApiResponse:
     raw_body: str = ""
 
 
+class PerThreadASGITransport(httpx.BaseTransport):
+    """The fake TFC in-process, with one event loop per calling thread: an execution
+    parked on the simulated clock inside a TFC call (injected latency) must not hold a
+    transport another execution needs."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._local = threading.local()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        t = getattr(self._local, "transport", None)
+        if t is None:
+            t = self._local.transport = SyncASGITransport(self._app)
+        return t.handle_request(request)
+
+
 class EmbeddedBackend:
     def __init__(self, config: EmbeddedConfig | None = None, stack: Stack | None = None) -> None:
         self.config = config or EmbeddedConfig()
@@ -110,8 +126,7 @@ class EmbeddedBackend:
         self.deployed: Deployed | None = None
         self._mock: Any = None
         self._clients: dict[str, Any] = {}
-        self._local = threading.local()
-        self._servers: list[Any] = []
+        self._tfc_transport = PerThreadASGITransport(self.tfc_app)
         self._schedules: ScheduleRunner | None = None
 
     # ------------------------------------------------------------- lifecycle
@@ -132,9 +147,6 @@ class EmbeddedBackend:
         return self
 
     def stop(self) -> None:
-        for server in reversed(self._servers):
-            server.stop()
-        self._servers.clear()
         self.clock.stop_pacer()
         moto_adapter.uninstall()
         if self._mock is not None:
@@ -163,13 +175,7 @@ class EmbeddedBackend:
         return c
 
     def tfc_transport(self) -> httpx.BaseTransport:
-        # One per thread: an execution parked on the clock inside a TFC call must not
-        # hold a transport another execution needs.
-        t = getattr(self._local, "tfc", None)
-        if t is None:
-            t = SyncASGITransport(self.tfc_app)
-            self._local.tfc = t
-        return t
+        return self._tfc_transport
 
     # ------------------------------------------------------------- driving
     def run_until(self, predicate: Callable[[], bool], *, max_seconds: float) -> bool:

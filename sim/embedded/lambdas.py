@@ -81,6 +81,7 @@ class LambdaDispatcher:
         self._faults = faults
         self._on_invocation = on_invocation
         self._handlers: dict[str, Callable[..., Any]] = {}
+        self._containers: dict[tuple[str, tuple[tuple[str, str], ...]], Platform] = {}
         self._ids = 0
         self._lock = threading.Lock()
 
@@ -91,6 +92,15 @@ class LambdaDispatcher:
             fn = getattr(importlib.import_module(module), attr)
             self._handlers[handler] = fn
         return fn
+
+    def _container(self, name: str, environ: dict[str, str]) -> Platform:
+        """One warm "container" per function and configuration: what the handler caches
+        at cold start survives between invocations, as on Lambda."""
+        key = (name, tuple(sorted(environ.items())))
+        platform = self._containers.get(key)
+        if platform is None:
+            platform = self._containers[key] = self._platform_for(dict(environ))
+        return platform
 
     def _request_id(self) -> str:
         with self._lock:
@@ -123,7 +133,7 @@ class LambdaDispatcher:
             if fault is not None:
                 raise _InjectedError(fault.error_type, fault.message)
             handler = self._resolve(function.handler)
-            with use_platform(self._platform_for(dict(function.environment_vars))):
+            with use_platform(self._container(name, function.environment_vars)):
                 result = handler(event, context)
             payload = json.dumps(result).encode()
         except Exception as exc:

@@ -13,6 +13,8 @@ moto seam                                      replaced by
 ``Program.eval``                               runs the states on that managed thread
 ``execute_state.Thread``                       runs each Task inline on that thread too
 ``lambda_eval_utils.boto_client_for``          a cached client (no per-Task construction)
+``ExecutionWorker._get_evaluation_entrypoint``  the parsed definition, cached per text
+``json_path.parse``, ``result_path.parse``     cached JSONPath parsers
 ``LambdaSimpleBackend.invoke``                 the Lambda dispatcher (real handlers)
 ``events.models.Rule.send_to_targets``         the EventBridge delivery layer
 =============================================  ==========================================
@@ -39,6 +41,9 @@ _SEAMS: dict[str, tuple[str, str]] = {
     "worker": ("moto.stepfunctions.parser.backend.execution_worker", "ExecutionWorker.start"),
     "program": ("moto.stepfunctions.parser.asl.component.program.program", "Program.eval"),
     "task_thread": ("moto.stepfunctions.parser.asl.component.state.exec.execute_state", "Thread"),
+    "entrypoint": ("moto.stepfunctions.parser.backend.execution_worker", "ExecutionWorker._get_evaluation_entrypoint"),
+    "json_path": ("moto.stepfunctions.parser.asl.utils.json_path", "parse"),
+    "result_path": ("moto.stepfunctions.parser.asl.component.common.path.result_path", "parse"),
     "lambda_client": ("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils", "boto_client_for"),
     "lambda_invoke": ("moto.awslambda_simple.models", "LambdaSimpleBackend.invoke"),
     "rule_delivery": ("moto.events.models", "Rule.send_to_targets"),
@@ -146,6 +151,12 @@ def install(clock: Clock, dispatcher: Dispatcher, delivery: Delivery) -> None:
         patch("program", program_eval)
         patch("task_thread", InlineThread)
         patch("lambda_client", _cached_boto_client(seams["lambda_client"][2]))
+        # Speed only: moto re-parses the ASL text (ANTLR) for every execution and builds a
+        # JSONPath parser (PLY) for every path it evaluates; both results are immutable.
+        parse_definition = functools.lru_cache(maxsize=64)(_parse_definition)
+        patch("entrypoint", lambda self: parse_definition(self._evaluation_details.state_machine_details.definition))
+        patch("json_path", functools.lru_cache(maxsize=1024)(seams["json_path"][2]))
+        patch("result_path", functools.lru_cache(maxsize=1024)(seams["result_path"][2]))
         patch("lambda_invoke", lambda_invoke)
         patch("rule_delivery", send_to_targets)
 
@@ -164,6 +175,12 @@ def _layers() -> _Layers:
     if layers is None:
         raise RuntimeError("the embedded backend's moto adapter is not installed")
     return layers
+
+
+def _parse_definition(definition: str) -> Any:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    return AmazonStateLanguageParser.parse(definition)[0]
 
 
 class InlineThread:
