@@ -68,6 +68,7 @@ def deploy(clients: Callable[[str], Any], stack: Stack, *, tfc_token: str, code_
     )
     sns.create_topic(Name=stack.topic)
     dlq_url = sqs.create_queue(QueueName=stack.dlq)["QueueUrl"]
+    flow_dlq_url = sqs.create_queue(QueueName=stack.flow_dlq)["QueueUrl"]
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -120,4 +121,4 @@ def deploy(clients: Callable[[str], Any], stack: Stack, *, tfc_token: str, code_
 
     events.put_rule(Name=stack.decommission_rule, ScheduleExpression=stack.schedule, State="ENABLED")
     events.put_targets(Rule=stack.decommission_rule, Targets=[{"Id": "decommission", "Arn": stack.function_arn("decommission")}])
-    return Deployed(stack=stack, queue_urls={"dlq": dlq_url}, state_machines=machines)
+    return Deployed(stack=stack, queue_urls={"dlq": dlq_url, "flow_dlq": flow_dlq_url}, state_machines=machines)

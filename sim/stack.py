@@ -96,6 +96,15 @@ class Stack:
         return f"{self.prefix}-events-dlq"
 
     @property
+    def flow_dlq(self) -> str:
+        """Where an execution whose Finalize failed for good leaves its state."""
+        return f"{self.prefix}-flow-dlq"
+
+    def flow_dlq_url(self) -> str:
+        # The standard SQS queue URL form; every LocalStack-compatible engine accepts it.
+        return f"https://sqs.{self.region}.amazonaws.com/{self.account}/{self.flow_dlq}"
+
+    @property
     def decommission_rule(self) -> str:
         return f"{self.prefix}-decommission-daily"
 
@@ -173,7 +182,7 @@ class Stack:
     def definition(self) -> dict[str, Any]:
         from sim.controlplane.definition import definition
 
-        return definition(self.function_arn("trigger"), self.function_arn("check"), self.function_arn("finalize"))
+        return definition(self.function_arn("trigger"), self.function_arn("check"), self.function_arn("finalize"), self.flow_dlq_url())
 
     def export(self) -> dict[str, Any]:
         """The wiring as a reviewer reads it: a diff here is a diff in the control plane."""
@@ -183,6 +192,7 @@ class Stack:
             "topic": self.topic,
             "secret": self.secret,
             "dead_letter_queue": self.dlq,
+            "flow_dead_letter_queue": self.flow_dlq,
             "functions": [{"name": self.function_name(f.name), "handler": f.handler, "timeout": f.timeout} for f in self.functions],
             "flows": [
                 {

@@ -41,7 +41,9 @@ def _task(function_arn: str, payload: Any, result_selector: dict | None, result_
     return state
 
 
-def definition(trigger_arn: str, check_arn: str, finalize_arn: str) -> dict[str, Any]:
+def definition(trigger_arn: str, check_arn: str, finalize_arn: str, flow_dlq_url: str) -> dict[str, Any]:
+    """``flow_dlq_url``: the SQS queue that receives the state of an execution whose
+    Finalize failed for good, so that no accepted request is lost without a trace."""
     trigger = _task(
         trigger_arn,
         {"Payload.$": "$"},
@@ -66,6 +68,10 @@ def definition(trigger_arn: str, check_arn: str, finalize_arn: str) -> dict[str,
     finalize = _task(finalize_arn, {"Payload.$": "$"}, {"status.$": "$.Payload.status"}, "$.result", "")
     finalize.pop("Next")
     finalize["End"] = True
+    # Finalize is idempotent (a second run finds the flow no longer in progress), so any
+    # error is worth a few more tries before the flow's state goes to the flow DLQ.
+    finalize["Retry"].append({"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2.0})
+    finalize["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.finalize_error", "Next": "DeadLetter"}]
     return {
         "Comment": "tenant-sim: Trigger -> Wait -> Check (loop) -> Finalize; one definition for create, update and delete",
         "StartAt": "Init",
@@ -83,9 +89,16 @@ def definition(trigger_arn: str, check_arn: str, finalize_arn: str) -> dict[str,
                 "Default": "Wait",
             },
             "Finalize": finalize,
+            "DeadLetter": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage",
+                "Parameters": {"QueueUrl": flow_dlq_url, "MessageBody.$": "$"},
+                "Next": "FinalizeFailed",
+            },
+            "FinalizeFailed": {"Type": "Fail", "Error": "FinalizeFailed", "Cause": "Finalize failed after retries; the flow's state is in the flow DLQ"},
         },
     }
 
 
-def definition_json(trigger_arn: str, check_arn: str, finalize_arn: str) -> str:
-    return json.dumps(definition(trigger_arn, check_arn, finalize_arn), indent=2, sort_keys=True)
+def definition_json(trigger_arn: str, check_arn: str, finalize_arn: str, flow_dlq_url: str) -> str:
+    return json.dumps(definition(trigger_arn, check_arn, finalize_arn, flow_dlq_url), indent=2, sort_keys=True)

@@ -208,9 +208,10 @@ class EmbeddedBackend:
         t = self.tenant(code)
         return t["status"] if t else None
 
-    def dlq_messages(self) -> list[dict[str, Any]]:
+    def dlq_messages(self, queue: str = "dlq") -> list[dict[str, Any]]:
+        """Take every message from the events DLQ (``"dlq"``) or the flow DLQ (``"flow_dlq"``)."""
         sqs = self.client("sqs")
-        url = self.deployed.queue_urls["dlq"] if self.deployed else ""
+        url = self.deployed.queue_urls[queue] if self.deployed else ""
         out: list[dict[str, Any]] = []
         while True:
             msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])

@@ -287,3 +287,18 @@ def test_bad_requests_get_4xx_and_write_nothing(env):
     assert env.tenant("acme")["variables"] == {"tier": "gold"}
     env.clock.run_due()
     assert len(env.deliveries) == 1  # only the accepted create reached a bus
+
+
+def test_a_finalize_that_keeps_failing_leaves_the_flow_state_in_the_flow_dlq(env):
+    # "Nothing lost": Finalize is retried, then the execution's state goes to an SQS
+    # queue through the sqs:sendMessage integration before the execution fails.
+    env.faults.lambdas.append(LambdaFault("finalize", LambdaFaultKind.ERROR, times=10, error_type="ProvisionedThroughputExceeded"))
+    create(env, "acme")
+    env.run_until(lambda: _executions(env, Action.CREATE)[0]["status"] != "RUNNING", max_seconds=FLOW_DEADLINE)
+    [execution] = _executions(env, Action.CREATE)
+    assert execution["status"] == "FAILED"
+    [msg] = env.dlq_messages("flow_dlq")
+    state = json.loads(msg["Body"])
+    assert state["detail"]["tenant_code"] == "acme"
+    assert state["finalize_error"]["Error"] == "ProvisionedThroughputExceeded"
+    assert sum(1 for i in env.invocations if i.function.endswith("-finalize")) == 4  # 1 + 3 retries
