@@ -78,6 +78,7 @@ class SimClock:
         self._errors: list[BaseException] = []
         self._pacer: threading.Thread | None = None
         self._pacer_stop = threading.Event()
+        self._pacer_errors: list[BaseException] = []
         self.time_scale: float | None = None
 
     # ------------------------------------------------------------------ reading
@@ -99,7 +100,8 @@ class SimClock:
 
     def drain_errors(self) -> list[BaseException]:
         """Take the exceptions raised by managed threads or timers and not yet re-raised."""
-        errors, self._errors = self._errors, []
+        errors = self._pacer_errors + self._errors
+        self._pacer_errors, self._errors = [], []
         return errors
 
     # ------------------------------------------------------------ managed work
@@ -162,7 +164,7 @@ class SimClock:
             if not self._cv.wait_for(lambda: self._busy <= 0, timeout=self._stall):
                 names = sorted(t.name for t in threading.enumerate() if t.name.startswith("sfn-"))
                 raise SimulationStalled(
-                    f"{self._busy} managed thread(s) still running after {self._stall:.0f}s real time "
+                    f"{self._busy} managed thread(s) still running after {self._stall:g}s real time "
                     f"at simulated {self._now:.3f}; live executions: {names[:10]}"
                 )
         self._raise_errors()
@@ -264,4 +266,4 @@ class SimClock:
             try:
                 self.advance_to(target)
             except Exception as exc:  # keep serving; the error is kept for whoever asks
-                self._errors.append(exc)
+                self._pacer_errors.append(exc)
