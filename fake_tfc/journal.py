@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 
@@ -27,12 +28,19 @@ class Journal:
     def __init__(self) -> None:
         self._entries: list[JournalEntry] = []
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[JournalEntry], None]] = []
+
+    def subscribe(self, listener: Callable[[JournalEntry], None]) -> None:
+        """Call ``listener`` with every entry as it is recorded (a simulator's trace)."""
+        self._listeners.append(listener)
 
     def record(self, **fields) -> JournalEntry:
         with self._lock:
             entry = JournalEntry(seq=len(self._entries) + 1, **fields)
             self._entries.append(entry)
-            return entry
+        for listener in self._listeners:
+            listener(entry)
+        return entry
 
     def clear(self) -> None:
         with self._lock:

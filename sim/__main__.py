@@ -14,7 +14,23 @@ def main(argv: list[str] | None = None) -> int:
     from .up import add_arguments, run_up
 
     add_arguments(sub.add_parser("up", help="serve the AWS endpoint, the REST API and the fake TFC until Ctrl-C"))
+    from .scenarios.cli import add_run_arguments, replay_command, run_command, schema_command
+
+    add_run_arguments(sub.add_parser("run", help="run scenario files; report each expectation and invariant"))
+    sub.add_parser("replay", help="re-run a trace's scenario and seed; report the first divergence").add_argument("trace")
+    sub.add_parser("schema", help="print the scenario files' JSON Schema").add_argument("--out", default=None)
+    from .export import add_arguments as add_export_arguments, run_export
+
+    add_export_arguments(sub.add_parser("export", help="print the stack's wiring as sorted JSON (the reviewed copy is stack.json)"))
     args = parser.parse_args(argv)
+    if args.command == "export":
+        return run_export(args)
+    if args.command == "run":
+        return run_command(args)
+    if args.command == "replay":
+        return replay_command(args)
+    if args.command == "schema":
+        return schema_command(args)
     if args.command == "up":
         return run_up(args)
     if args.command == "demo":

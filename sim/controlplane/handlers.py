@@ -115,7 +115,11 @@ def _step_deps(platform: Platform) -> StepDeps:
 def _build_api_deps(platform: Platform) -> ApiDeps:
     settings = Settings.from_env(platform.environ)
     store = TenantStore(platform.client("dynamodb"), settings.table)
-    return ApiDeps(settings=settings, store=store, events=platform.client("events"), now=_iso(platform))
+    deps = ApiDeps(settings=settings, store=store, events=platform.client("events"), now=_iso(platform))
+    new_id = getattr(platform, "new_id", None)  # a simulator's seeded ids; uuid4 otherwise
+    if new_id is not None:
+        deps.new_id = new_id
+    return deps
 
 
 def _build_step_deps(platform: Platform) -> StepDeps:

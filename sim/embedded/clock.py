@@ -106,10 +106,13 @@ class SimClock:
 
     # ------------------------------------------------------------ managed work
     def spawn(self, target: Callable[[], Any], name: str) -> threading.Thread:
-        """Start a managed thread; it counts as running until it ends or sleeps."""
+        """Start a managed thread. It does not run at once: it is queued like a sleeper
+        due now, so the scheduler decides when it runs (never alongside its spawner)."""
+        wake = threading.Event()
 
         def body() -> None:
             self._local.managed = True
+            wake.wait()
             try:
                 target()
             except BaseException as exc:  # surfaced to the driver, not lost in a daemon thread
@@ -120,7 +123,8 @@ class SimClock:
                     self._cv.notify_all()
 
         with self._cv:
-            self._busy += 1
+            heapq.heappush(self._queue, _Entry(self._now, next(self._seq), wake=wake, managed=True))
+            self._cv.notify_all()
         thread = threading.Thread(target=body, name=name, daemon=True)
         thread.start()
         return thread

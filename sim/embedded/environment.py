@@ -12,7 +12,9 @@ on loopback ports for people and other processes (``python -m sim up``).
 from __future__ import annotations
 
 import json
+import random
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +85,9 @@ class EmbeddedPlatform:
     def now(self) -> float:
         return self._backend.clock.now()
 
+    def new_id(self) -> str:
+        return self._backend.new_id()
+
 
 @dataclass
 class ApiResponse:
@@ -121,18 +126,34 @@ class EmbeddedBackend:
         self.faults = Faults()
         self.invocations: list[Invocation] = []
         self.deliveries: list[DeliveryRecord] = []
-        self.dispatcher = LambdaDispatcher(lambda env: EmbeddedPlatform(self, env), self.clock.now, self.faults, self.invocations.append)
-        self.delivery = EventDelivery(self.clock, self.client, self.faults, c.seed, self.deliveries.append)
+        #: Observers (a scenario's trace): called with each Invocation / DeliveryRecord.
+        self.invocation_listeners: list[Callable[[Invocation], None]] = [self.invocations.append]
+        self.delivery_listeners: list[Callable[[DeliveryRecord], None]] = [self.deliveries.append]
+        self.dispatcher = LambdaDispatcher(lambda env: EmbeddedPlatform(self, env), self.clock.now, self.faults, self._invoked)
+        self.delivery = EventDelivery(self.clock, self.client, self.faults, c.seed, self._delivered)
         self.deployed: Deployed | None = None
         self._mock: Any = None
         self._clients: dict[str, Any] = {}
         self._tfc_transport = PerThreadASGITransport(self.tfc_app)
+        self._ids = random.Random(f"{c.seed}:request-ids")
+        self._id_lock = threading.Lock()
         self._schedules: ScheduleRunner | None = None
+
+    def _invoked(self, inv: Invocation) -> None:
+        for listener in self.invocation_listeners:
+            listener(inv)
+
+    def _delivered(self, rec: DeliveryRecord) -> None:
+        for listener in self.delivery_listeners:
+            listener(rec)
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> EmbeddedBackend:
         self._mock = mock_aws(config={"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
+        from moto.moto_api._internal import mock_random
+
+        mock_random.seed(self.config.seed)  # moto's ids (event ids, message ids) from the seed
         try:
             moto_adapter.install(self.clock, self.dispatcher, self.delivery)
             self.deployed = deploy(self.client, self.stack, tfc_token=self.config.tfc_token)
@@ -176,6 +197,11 @@ class EmbeddedBackend:
 
     def tfc_transport(self) -> httpx.BaseTransport:
         return self._tfc_transport
+
+    def new_id(self) -> str:
+        """A request id from the seeded stream (ids are part of the trace)."""
+        with self._id_lock:
+            return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
 
     # ------------------------------------------------------------- driving
     def run_until(self, predicate: Callable[[], bool], *, max_seconds: float) -> bool:

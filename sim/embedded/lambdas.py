@@ -66,6 +66,8 @@ class Invocation:
     ended: float
     error_type: str | None
     throttled: bool
+    event: Any = None
+    result: Any = None
 
 
 class LambdaDispatcher:
@@ -113,7 +115,7 @@ class LambdaDispatcher:
         request_id = self._request_id()
         started = self._now()
         if fault is not None and fault.kind is LambdaFaultKind.THROTTLE:
-            self._report(Invocation(name, request_id, number, started, started, None, True))
+            self._report(Invocation(name, request_id, number, started, started, None, True, None, None))
             raise TooManyRequestsException(name)
         raw = body.decode() if isinstance(body, bytes) else (body or "")
         event = json.loads(raw) if raw.strip() else {}
@@ -129,6 +131,7 @@ class LambdaDispatcher:
             _now=self._now,
         )
         error_type: str | None = None
+        result: Any = None
         try:
             if fault is not None:
                 raise _InjectedError(fault.error_type, fault.message)
@@ -148,7 +151,7 @@ class LambdaDispatcher:
                     "stackTrace": traceback.format_tb(exc.__traceback__)[-5:],
                 }
             ).encode()
-        self._report(Invocation(name, request_id, number, started, self._now(), error_type, False))
+        self._report(Invocation(name, request_id, number, started, self._now(), error_type, False, event, result))
         return payload
 
     def _report(self, inv: Invocation) -> None:

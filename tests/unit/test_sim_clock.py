@@ -115,7 +115,9 @@ def test_managed_thread_sleep_parks_and_resumes_at_now_plus_seconds():
         seen["after"] = clock.now()
 
     clock.spawn(body, name="sfn-sleeper")
-    clock.settle()  # returns once the thread has parked on the clock
+    clock.settle()
+    assert seen == {}  # a spawned thread waits for the scheduler; it never runs beside its spawner
+    clock.run_due()  # returns once the thread has run and parked on the clock
     assert clock.busy == 0
     assert seen == {"before": START}
     assert clock.pending() == 1 and clock.next_deadline() == START + 42
@@ -199,7 +201,7 @@ def test_exception_in_a_managed_thread_is_reraised_by_settle():
 
     clock.spawn(body, name="sfn-boom")
     with pytest.raises(Boom, match="in the thread"):
-        clock.settle()
+        clock.run_due()
     # Re-raised once, not kept around.
     clock.settle()
     assert clock.drain_errors() == []
@@ -245,7 +247,7 @@ def test_a_thread_blocked_on_something_else_makes_settle_raise_stalled():
     try:
         t0 = time.monotonic()
         with pytest.raises(SimulationStalled, match="1 managed thread"):
-            clock.settle()
+            clock.run_due()
         elapsed = time.monotonic() - t0
         assert 0.4 <= elapsed < 5, elapsed
     finally:

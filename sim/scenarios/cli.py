@@ -1,0 +1,99 @@
+"""``python -m sim run``, ``python -m sim replay`` and ``python -m sim schema``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from .loader import ScenarioError, parse_scenario
+from .model import Scenario
+from .runner import run_file, run_scenario
+from .trace import read_trace
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", help="scenario files (YAML); a directory runs every *.yaml under it")
+    p.add_argument("--seed", type=int, default=None, help="override each scenario's seed")
+    p.add_argument("--trace", default=None, help="write the trace (JSON Lines); with several files, a directory")
+
+
+def _expand(files: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for f in files:
+        p = Path(f)
+        out += sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
+    return out
+
+
+def run_command(args: argparse.Namespace) -> int:
+    console = Console()
+    paths = _expand(args.files)
+    if not paths:
+        console.print("[red]no scenario files given[/red]")
+        return 2
+    failed = 0
+    for i, path in enumerate(paths, 1):
+        console.print(f"[dim][{i}/{len(paths)}][/dim] {path}")
+        try:
+            result = run_file(path, seed=args.seed)
+        except ScenarioError as exc:
+            console.print(f"[red]invalid scenario[/red]\n{exc}", markup=False)
+            failed += 1
+            continue
+        style = "green" if result.passed else "red"
+        first, *rest = result.report.splitlines()
+        console.print(f"[{style}]{first}[/{style}]", highlight=False)
+        for line in rest:
+            console.print(line, markup=False, highlight=False)
+        if args.trace:
+            out = Path(args.trace)
+            if len(paths) > 1:
+                out.mkdir(parents=True, exist_ok=True)
+                out = out / (path.stem + ".jsonl")
+            result.trace.write(out, result.header())
+            console.print(f"  trace: {out}")
+        failed += not result.passed
+    console.print(f"{len(paths) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def replay_command(args: argparse.Namespace) -> int:
+    console = Console()
+    try:
+        header, recorded = read_trace(args.trace)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]cannot read the trace: {exc}[/red]")
+        return 2
+    scenario = parse_scenario(header["text"], header.get("source", "<trace>"))
+    result = run_scenario(scenario, header["text"], seed=header["seed"], source=header.get("source", "<trace>"))
+    replayed = result.trace.lines()
+    for i, (a, b) in enumerate(zip(recorded, replayed), 1):
+        if a != b:
+            console.print(f"[red]diverged at record {i}[/red]", highlight=False)
+            console.print(f"  recorded: {a}", markup=False, highlight=False)
+            console.print(f"  replayed: {b}", markup=False, highlight=False)
+            return 1
+    if len(recorded) != len(replayed):
+        console.print(f"[red]diverged: {len(recorded)} records recorded, {len(replayed)} replayed[/red]")
+        return 1
+    console.print(f"[green]replayed {len(replayed)} records of {header['scenario']} (seed {header['seed']}): identical[/green]")
+    return 0
+
+
+def schema_command(args: argparse.Namespace) -> int:
+    text = json.dumps(scenario_schema(), indent=2, sort_keys=True) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    return 0
+
+
+def scenario_schema() -> dict:
+    schema = Scenario.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "tenant-sim scenario"
+    return schema
