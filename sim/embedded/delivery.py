@@ -12,6 +12,8 @@ target's DLQ with the attributes AWS documents.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import random
 import uuid
@@ -77,7 +79,7 @@ class EventDelivery:
         self._clients = clients
         self._faults = faults
         self._names = random.Random(f"{seed}:execution-names")
-        self._backoff = random.Random(f"{seed}:eventbridge-backoff")
+        self._seed = seed
         self._on_record = on_record
         self.records: list[DeliveryRecord] = []
 
@@ -143,7 +145,7 @@ class EventDelivery:
                 self._dead_letter(a, code, message, None)
                 return
             policy = RetryPolicy.from_target(a.target)
-            nxt = next_retry(policy, a.attempts, a.first_at, self._clock.now(), self._backoff)
+            nxt = next_retry(policy, a.attempts, a.first_at, self._clock.now(), self._backoff_stream(a))
             if isinstance(nxt, str):
                 self._dead_letter(a, code, message, nxt)
                 return
@@ -151,6 +153,12 @@ class EventDelivery:
             self._clock.call_at(nxt, lambda: self._attempt(a))
             return
         self._record(a, "started", detail)
+
+    def _backoff_stream(self, a: Attempt) -> random.Random:
+        # Keyed by the rule and the event's content (not a shared stream), so that one
+        # event's retry schedule does not depend on how many other events are retrying.
+        key = json.dumps([a.rule_arn, a.event.get("detail-type"), a.event.get("detail"), a.attempts], sort_keys=True)
+        return random.Random(f"{self._seed}:eventbridge-backoff:{hashlib.sha256(key.encode()).hexdigest()}")
 
     def _start_execution(self, state_machine_arn: str, body: str) -> str:
         name = state_machine_arn.rsplit(":", 1)[1]

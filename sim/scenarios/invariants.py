@@ -162,6 +162,9 @@ def decommission_rules(sc: Scenario, trace: Trace) -> list[str]:
                 continue
             if date.fromisoformat(when) <= today and code not in acted:
                 out.append(f"t={r['t']}: {code} was due ({when}) and idle ({st}) but the {today} run did not delete it")
+        for code in d.get("errors") or {}:
+            if status.get(code) in IN_PROGRESS:
+                out.append(f"t={r['t']}: {code} was mid-flow ({status.get(code)}) but the {today} run tried to delete it")
         for code in d.get("skipped_mid_flow") or []:
             if status.get(code) not in IN_PROGRESS:
                 out.append(f"t={r['t']}: {code} skipped as mid-flow but was {status.get(code)}")

@@ -17,6 +17,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from fake_tfc.journal import JournalEntry
+from sim.controlplane.statuses import TenantStatus
 from sim.embedded.delivery import DeliveryRecord
 from sim.embedded.environment import EmbeddedBackend
 from sim.embedded.lambdas import Invocation
@@ -24,6 +25,7 @@ from sim.embedded.lambdas import Invocation
 from .trace import Trace
 
 _de = TypeDeserializer()
+_IN_PROGRESS = {s.value for s in TenantStatus if s.in_progress}
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Recorder:
         self.env = env
         self.trace = trace
         self.statuses: dict[str, str] = {}
+        self.requests: dict[str, str | None] = {}
         self.conflicts = Conflicts()
         self._local = threading.local()
         self._secrets = (env.config.tfc_token,)
@@ -114,12 +117,15 @@ class Recorder:
         code = row.get("tenant_code")
         ok = http_response.status_code < 300
         self.trace.add(self.now(), "ddb", op="PutItem", tenant=code, status=row.get("status"), request_id=row.get("request_id"), ok=ok, error=None if ok else parsed.get("Error", {}).get("Code"))
-        if ok and code is not None and row.get("status") != self.statuses.get(code):
+        new_flow = row.get("request_id") != self.requests.get(code) and row.get("status") in _IN_PROGRESS
+        if ok and code is not None and (row.get("status") != self.statuses.get(code) or new_flow):
             self.trace.add(
                 self.now(), "status", tenant=code, **{"from": self.statuses.get(code)}, to=row.get("status"),
                 request_id=row.get("request_id"), last_error=row.get("last_error"),
             )
             self.statuses[code] = row.get("status")
+        if ok and code is not None:
+            self.requests[code] = row.get("request_id")
 
     # --------------------------------------------------------- SNS and SQS
     def _sns(self, params: dict[str, Any], **_: Any) -> None:
