@@ -30,6 +30,11 @@ class TenantConflict(ControlPlaneError):
     status = 409
 
 
+class FlowSuperseded(TenantConflict):
+    """The tenant row has moved on to another request (or out of progress): the flow
+    that tried to write must not act."""
+
+
 class EventNotAccepted(ControlPlaneError):
     """EventBridge did not take the event after retries; the write was rolled back."""
 

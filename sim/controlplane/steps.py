@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .config import Settings
-from .errors import TenantConflict
+from .errors import FlowSuperseded
 from .flow import FlowConstants
 from .models import TenantEvent
 from .statuses import TenantStatus
@@ -117,7 +117,7 @@ def finalize(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
         update["outputs"] = {}
     try:
         deps.store.update_flow(ev.tenant_code, ev.request_id, update)
-    except TenantConflict:
+    except FlowSuperseded:
         log.warning("tenant %s: request %s superseded; nothing recorded", ev.tenant_code, ev.request_id)
         return {"status": "superseded"}
     message = {

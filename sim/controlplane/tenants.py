@@ -10,7 +10,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from .errors import TenantConflict, TenantNotFound
+from .errors import FlowSuperseded, TenantConflict, TenantNotFound
 from .models import TenantRecord
 from .statuses import ACTION_ALLOWED_FROM, TenantStatus
 
@@ -79,14 +79,24 @@ class TenantStore:
         else:
             self._put(previous, "request_id = :r", None, {":r": {"S": record.request_id}})
 
-    def update_flow(self, code: str, request_id: str, update: dict[str, Any]) -> TenantRecord:
-        """Change the row of a flow (``request_id``) while it is still in progress."""
-        rec = self.get(code)
-        if rec is None or rec.request_id != request_id or not rec.status.in_progress:
-            raise TenantConflict(f"flow {request_id} of tenant {code!r} is no longer in progress", "request_id")
-        new = rec.model_copy(update={**update, "version": rec.version + 1})
-        self._put(new, "request_id = :r AND #v = :v", {"#v": "version"}, {":r": {"S": request_id}, ":v": {"N": str(rec.version)}})
-        return new
+    def update_flow(self, code: str, request_id: str, update: dict[str, Any], attempts: int = 5) -> TenantRecord:
+        """Change the row of a flow (``request_id``) while it is still in progress.
+
+        Raises :class:`FlowSuperseded` when the row has moved on to another request or
+        out of progress. A lost race on the version alone (someone else wrote the row,
+        which still belongs to this flow) is re-read and retried, not taken for that.
+        """
+        for _ in range(attempts):
+            rec = self.get(code)
+            if rec is None or rec.request_id != request_id or not rec.status.in_progress:
+                raise FlowSuperseded(f"flow {request_id} of tenant {code!r} is no longer in progress", "request_id")
+            new = rec.model_copy(update={**update, "version": rec.version + 1})
+            try:
+                self._put(new, "request_id = :r AND #v = :v", {"#v": "version"}, {":r": {"S": request_id}, ":v": {"N": str(rec.version)}})
+            except TenantConflict:
+                continue
+            return new
+        raise TenantConflict(f"tenant {code!r}: the row kept changing under flow {request_id}; retry", "tenant_code")
 
     def page(self, limit: int, start: str | None) -> tuple[list[TenantRecord], str | None]:
         kwargs: dict[str, Any] = {"TableName": self._table, "Limit": limit}

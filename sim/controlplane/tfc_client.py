@@ -52,6 +52,10 @@ class TFCAuthError(TFCError):
 class TFCUnavailable(TFCError):
     """Retries ran out on 429/5xx or lost connections: a transient condition."""
 
+    def __init__(self, message: str, status: int = 0, retry_after: float | None = None) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
 
 @dataclass(frozen=True)
 class RunState:
@@ -113,19 +117,20 @@ class TFCClient:
         self._http.close()
 
     # ------------------------------------------------------------- transport
-    def _request(self, method: str, path: str, body: dict | None = None, params: dict | None = None) -> httpx.Response:
+    def _request(self, method: str, path: str, body: dict | None = None, params: dict | None = None, retries: int | None = None) -> httpx.Response:
+        limit = self.max_retries if retries is None else retries
         attempt = 0
         while True:
             try:
                 resp = self._http.request(method, path, json=body, params=params)
             except httpx.TransportError as exc:
-                if attempt >= self.max_retries:
+                if attempt >= limit:
                     raise TFCUnavailable(f"{method} {path}: no answer after {attempt + 1} tries ({type(exc).__name__})") from None
                 wait = self._backoff(attempt)
             else:
                 if resp.status_code < 400:
                     return resp
-                if resp.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
+                if resp.status_code not in RETRY_STATUSES or attempt >= limit:
                     raise self._error(method, path, resp, attempt)
                 wait = _server_wait(resp)
                 if wait is None:
@@ -143,7 +148,7 @@ class TFCClient:
         msg = f"{method} {path}: HTTP {resp.status_code}: {detail}"
         status = resp.status_code
         if status in RETRY_STATUSES:
-            return TFCUnavailable(f"{msg} (after {attempt + 1} tries)", status)
+            return TFCUnavailable(f"{msg} (after {attempt + 1} tries)", status, _server_wait(resp))
         cls = {401: TFCAuthError, 403: TFCAuthError, 404: TFCNotFound, 409: TFCConflict, 422: TFCInvalid}.get(status, TFCError)
         return cls(msg, status)
 
@@ -219,7 +224,23 @@ class TFCClient:
                 "relationships": {"workspace": {"data": {"type": "workspaces", "id": workspace_id}}},
             }
         }
-        return self._request("POST", "/api/v2/runs", body).json()["data"]["id"]
+        # POST /runs is not idempotent: when its answer is lost (5xx, dropped connection)
+        # the run may exist anyway. Look for it (by its message) before posting again,
+        # or a retry queues a second run for the same request.
+        attempt = 0
+        while True:
+            try:
+                return self._request("POST", "/api/v2/runs", body, retries=0).json()["data"]["id"]
+            except TFCUnavailable as exc:
+                if attempt >= self.max_retries:
+                    raise
+                wait = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
+            log.info("tfc POST /api/v2/runs: answer lost; looking for the run before retrying")
+            self._sleep(wait)
+            attempt += 1
+            for run in self.runs(workspace_id):
+                if run["attributes"].get("message") == message:
+                    return run["id"]
 
     def runs(self, workspace_id: str, page_size: int = 20) -> list[dict[str, Any]]:
         """The workspace's most recent runs, newest first."""
