@@ -35,7 +35,7 @@ def check(sc: Scenario, trace: Trace, obs: Observed, *, secrets: tuple[str, ...]
     out += deleted_only_after_destroy(trace, obs)
     out += poll_budget_reason(sc, trace)
     out += lifecycle_event_per_terminal(trace)
-    out += decommission_rules(sc, trace)
+    out += decommission_rules(trace)
     out += no_secrets(trace, secrets)
     return out
 
@@ -127,20 +127,22 @@ def lifecycle_event_per_terminal(trace: Trace) -> list[str]:
     return out
 
 
-def decommission_rules(sc: Scenario, trace: Trace) -> list[str]:
+def decommission_rules(trace: Trace) -> list[str]:
     """Decommissioned on the first daily run at or after the date when not mid-flow,
     never before the date, never twice."""
+    # Each tenant's decommission date as the API accepted it, in trace order (a re-create
+    # or an update may change it), and system deletions counted per incarnation.
     dates: dict[str, str] = {}
-    # Decommission dates come from the scenario's requests (the API is the only writer).
-    for step in sc.steps:
-        if step.create is not None:
-            dates[step.create.tenant] = step.create.decommission_date
-        if step.update is not None and step.update.decommission_date:
-            dates[step.update.tenant] = step.update.decommission_date
     status: dict[str, str] = {}
     deleted_by_system: dict[str, int] = defaultdict(int)
     out = []
     for r in trace.records:
+        if r["kind"] == "api" and r["status"] == 202 and r.get("body_tenant_code"):
+            code = r["body_tenant_code"]
+            if r.get("body_decommission_date"):
+                dates[code] = r["body_decommission_date"]
+            if r["method"] == "POST":
+                deleted_by_system[code] = 0
         if r["kind"] == "status":
             status[r["tenant"]] = r["to"]
         if r["kind"] != "lambda" or "decommission" not in r:

@@ -41,6 +41,7 @@ class Recorder:
         self.trace = trace
         self.statuses: dict[str, str] = {}
         self.requests: dict[str, str | None] = {}
+        self.run_ids: dict[str, set[str]] = {}
         self.conflicts = Conflicts()
         self._local = threading.local()
         self._secrets = (env.config.tfc_token,)
@@ -60,7 +61,7 @@ class Recorder:
     def api(self, method: str, path: str, status: int, body: Any) -> None:
         fields: dict[str, Any] = {"method": method, "path": path, "status": status}
         if isinstance(body, dict):
-            for key in ("tenant_code", "status", "request_id", "error", "field"):
+            for key in ("tenant_code", "status", "request_id", "decommission_date", "error", "field"):
                 if key in body:
                     fields[f"body_{key}"] = body[key]
         self.trace.add(self.now(), "api", **fields)
@@ -87,6 +88,11 @@ class Recorder:
         self.trace.add(self.now(), "delivery", rule=rec.rule_arn.rsplit("/", 1)[-1], target=rec.target_arn.rsplit(":", 1)[-1], event_id=rec.event_id, outcome=rec.outcome, detail=rec.detail)
 
     def _tfc(self, entry: JournalEntry) -> None:
+        if entry.method == "POST" and entry.path == "/api/v2/runs" and entry.workspace_id:
+            # The runs TFC holds, whatever the client heard (a lost answer still made one).
+            ws = self.env.fake.workspaces.get(entry.workspace_id)
+            if ws is not None:
+                self.run_ids.setdefault(ws.name, set()).update(ws.run_ids)
         self.trace.add(entry.time, "tfc", method=entry.method, path=entry.path, status=entry.status, workspace=entry.workspace, fault=entry.fault)
 
     # ------------------------------------------------------------ DynamoDB

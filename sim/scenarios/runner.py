@@ -82,26 +82,44 @@ class ScenarioRun:
         )
         self.env = EmbeddedBackend(config, stack)
         self.trace = Trace(start=config.start)
+        self.step_failures: list[str] = []
 
     def play(self) -> Observed:
-        sc, env = self.scenario, self.env
-        with env:
-            rec = Recorder(env, self.trace)
-            for code, spec in sc.tenants.items():
-                env.fake.set_script(_script(code, spec.tfc))
-            for step in sc.steps:
-                env.clock.advance_to(self.trace.start + step.at)
-                self._do(rec, step)
-                env.clock.run_due()
-            env.clock.advance_to(self.trace.start + sc.steps[-1].at + sc.settings.run_for)
-            rec.flow_dlq()
-            obs = self._observe()
-            for code in sorted(set(obs.transitions) | set(sc.expect.tenants)):
-                row = env.tenant(code)
-                if row is not None:
-                    obs.rows[code] = row
-                obs.workspaces[code] = env.fake.workspace_id_by_name(env.stack.tfc_organization, workspace_of(code)) is not None
-            return obs
+        self.open()
+        try:
+            for step in self.scenario.steps:
+                self.apply(step)
+            return self.close(self.scenario.steps[-1].at + self.scenario.settings.run_for)
+        finally:
+            self.env.stop()
+
+    # Incremental use (the property tests drive a run step by step).
+    def open(self) -> None:
+        self.env.start()
+        self.rec = Recorder(self.env, self.trace)
+        for code, spec in self.scenario.tenants.items():
+            self.env.fake.set_script(_script(code, spec.tfc))
+
+    def apply(self, step: Step) -> Any:
+        """Advance to the step's time, do it, run what falls due; the API response if any."""
+        self.env.clock.advance_to(self.trace.start + step.at)
+        resp = self._do(self.rec, step)
+        self.env.clock.run_due()
+        return resp
+
+    def close(self, until: float) -> Observed:
+        """Run to ``until`` (seconds from the start) and collect what was seen. The backend
+        keeps running; the caller stops it."""
+        env = self.env
+        env.clock.advance_to(self.trace.start + until)
+        self.rec.flow_dlq()
+        obs = self._observe()
+        for code in sorted(set(obs.transitions) | set(self.scenario.expect.tenants)):
+            row = env.tenant(code)
+            if row is not None:
+                obs.rows[code] = row
+            obs.workspaces[code] = env.fake.workspace_id_by_name(env.stack.tfc_organization, workspace_of(code)) is not None
+        return obs
 
     # ------------------------------------------------------------- steps
     def _api(self, rec: Recorder, method: str, path: str, body: Any = None) -> Any:
@@ -109,23 +127,26 @@ class ScenarioRun:
         rec.api(method, path, resp.status, resp.body)
         return resp
 
-    def _do(self, rec: Recorder, step: Step) -> None:
+    def _do(self, rec: Recorder, step: Step) -> Any:
         env = self.env
         kind = step.kind
         if kind == "create":
             c = step.create
-            self._api(rec, "POST", "/tenants", {"tenant_code": c.tenant, "variables": c.variables, "decommission_date": c.decommission_date})
-        elif kind == "update":
+            return self._api(rec, "POST", "/tenants", {"tenant_code": c.tenant, "variables": c.variables, "decommission_date": c.decommission_date})
+        if kind == "update":
             u = step.update
             body = {k: v for k, v in (("variables", u.variables), ("decommission_date", u.decommission_date)) if v is not None}
-            self._api(rec, "PATCH", f"/tenants/{u.tenant}", body)
-        elif kind == "delete":
-            self._api(rec, "DELETE", f"/tenants/{step.delete}")
-        elif kind == "get":
-            self._api(rec, "GET", f"/tenants/{step.get}")
-        elif kind == "request":
+            return self._api(rec, "PATCH", f"/tenants/{u.tenant}", body)
+        if kind == "delete":
+            return self._api(rec, "DELETE", f"/tenants/{step.delete}")
+        if kind == "get":
+            return self._api(rec, "GET", f"/tenants/{step.get}")
+        if kind == "request":
             r = step.request
-            self._api(rec, r.method, r.path, r.body)
+            resp = self._api(rec, r.method, r.path, r.body)
+            if r.expect_status is not None and resp.status != r.expect_status:
+                self.step_failures.append(f"request {r.method} {r.path} at t={step.at:g}: expected status {r.expect_status}, got {resp.status} {resp.body}")
+            return resp
         elif kind == "tfc":
             for code, behaviour in step.tfc.items():
                 env.fake.set_script(_script(code, behaviour))
@@ -137,6 +158,7 @@ class ScenarioRun:
             rec.step("clear_faults")
         elif kind == "fault":
             self._fault(rec, step)
+        return None
 
     def _fault(self, rec: Recorder, step: Step) -> None:
         f, env = step.fault, self.env
@@ -173,13 +195,13 @@ class ScenarioRun:
                 obs.events[r["tenant_code"]].append(r["event"])
         obs.dlq = [r for r in self.trace.of("dlq")]
         obs.flow_dlq = sum(1 for _ in self.trace.of("flow_dlq"))
-        for r in self.trace.of("tfc"):
-            if r["method"] == "POST" and r["path"] == "/api/v2/runs" and r["status"] == 201 and r.get("workspace"):
-                obs.tfc_runs[r["workspace"].removeprefix("tenant-")] += 1
+        for name, ids in self.rec.run_ids.items():
+            if name.startswith("tenant-"):
+                obs.tfc_runs[name.removeprefix("tenant-")] = len(ids)
         return obs
 
     def finish(self, obs: Observed) -> tuple[list[str], list[str]]:
-        return expectation_failures(self.scenario, obs), invariants.check(self.scenario, self.trace, obs, secrets=(self.env.config.tfc_token,))
+        return self.step_failures + expectation_failures(self.scenario, obs), invariants.check(self.scenario, self.trace, obs, secrets=(self.env.config.tfc_token,))
 
 
 def expectation_failures(sc: Scenario, obs: Observed) -> list[str]:
@@ -205,6 +227,8 @@ def expectation_failures(sc: Scenario, obs: Observed) -> list[str]:
         wanted: dict[str, list[str]] = defaultdict(list)
         for e in sc.expect.events:
             wanted[e.tenant].append(e.event)
+        if not sc.expect.events:  # "events: []" means none at all
+            wanted = defaultdict(list, {code: [] for code in obs.events})
         for code, events in wanted.items():
             if obs.events.get(code, []) != events:
                 out.append(f"events.{code}: expected {events}, got {obs.events.get(code, [])}")
