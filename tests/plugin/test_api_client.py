@@ -1,0 +1,49 @@
+"""``sim_api`` (:class:`sim.api_client.TenantApi`) through the plugin's own fixtures, as
+this project's test run has them (the plugin is installed with the package)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fake_tfc import Outcome, RunBehaviour, RunScript
+from sim.api_client import FAR_DECOMMISSION_DATE
+from sim.controlplane.statuses import TenantStatus
+
+
+def test_create_get_update_delete_answer_as_the_rest_api_does(sim_api):
+    created = sim_api.create("acme", {"tier": "gold"})
+    assert (created.status, created.body["status"]) == (202, "creating")
+    assert sim_api.get("acme").body["decommission_date"] == FAR_DECOMMISSION_DATE
+    assert sim_api.update("acme", variables={"tier": "silver"}).status == 409  # a flow is in progress
+    sim_api.wait_for("acme", TenantStatus.READY)
+    assert sim_api.update("acme", decommission_date="2030-01-01").body["status"] == "updating"
+    sim_api.wait_for("acme", "ready")
+    assert sim_api.delete("acme").body["status"] == "deleting"
+    assert sim_api.wait_for("acme", "deleted")["status"] == "deleted"
+    assert sim_api.get("nobody").status == 404
+
+
+def test_list_pages_with_limit_and_cursor(sim_api):
+    for code in ("alpha", "bravo", "charlie"):
+        assert sim_api.create(code).status == 202
+    first = sim_api.list(limit=2).body
+    second = sim_api.list(limit=2, cursor=first["next"]).body
+    codes = [t["tenant_code"] for t in first["tenants"] + second["tenants"]]
+    assert sorted(codes) == ["alpha", "bravo", "charlie"]
+    assert second["next"] is None
+    assert sim_api.list(limit=0).status == 400
+
+
+def test_wait_for_names_the_status_the_tenant_was_left_in(sim_api, sim_tfc):
+    sim_tfc.set_script(RunScript(match="*", runs=[RunBehaviour(outcome=Outcome.APPLY_ERROR)]))
+    sim_api.create("acme")
+    with pytest.raises(AssertionError, match=r"tenant 'acme' still 'failed' after 3600 simulated seconds, not 'ready'"):
+        sim_api.wait_for("acme", "ready", max_seconds=3600)
+
+
+def test_the_clock_is_frozen_unless_driven(sim_clock, sim_api):
+    before = sim_clock.now()
+    sim_api.create("acme")
+    assert sim_clock.now() == before
+    sim_clock.advance(60)
+    assert sim_clock.now() == before + 60
