@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: sim test bench fake-tfc clean
+.PHONY: sim test bench soak test-ministack fake-tfc clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# The property-based lifecycle tests with many more examples than CI runs.
+soak: $(STAMP)
+	HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q tests/property $(PYTEST_ARGS)
+
+# The same stack on MiniStack (installed in its own venv under .venv/, real time).
+test-ministack: $(STAMP)
+	$(PY) -m pytest -q tests/ministack $(PYTEST_ARGS)
 
 fake-tfc: $(STAMP)
 	$(PY) -m fake_tfc

@@ -1,10 +1,11 @@
-"""``make bench``: the fake TFC's throughput, then the embedded backend's lifecycle.
-``BENCH_ONLY=tfc`` or ``BENCH_ONLY=lifecycle`` runs one part."""
+"""``make bench``: the fake TFC's throughput, the embedded backend's lifecycle, then the
+same lifecycle on the embedded backend and on MiniStack side by side.
+``BENCH_ONLY=tfc``, ``BENCH_ONLY=lifecycle`` or ``BENCH_ONLY=engines`` runs one part."""
 
 import os
 import sys
 
-from . import fake_tfc_bench, lifecycle_bench
+from . import engines_bench, fake_tfc_bench, lifecycle_bench
 
 only = os.environ.get("BENCH_ONLY", "")
 status = 0
@@ -13,4 +14,7 @@ if only in ("", "tfc"):
     print()
 if only in ("", "lifecycle"):
     status |= lifecycle_bench.main()
+    print()
+if only in ("", "engines"):
+    status |= engines_bench.main()
 sys.exit(status)

@@ -22,9 +22,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait-seconds", type=int, default=120, help="the state machine's Wait (default 120)")
     p.add_argument("--poll-budget", type=int, default=96)
     p.add_argument("--tfc-rate-limit", action="store_true", help="enforce TFC's 30 requests/second per token")
+    from .remote.up import add_arguments as add_remote_arguments
+
+    add_remote_arguments(p)  # --backend localstack|ministack and its options
 
 
 def run_up(args: argparse.Namespace) -> int:
+    if args.backend != "embedded":
+        from .remote.up import run
+
+        return run(args)
     console = Console()
     if args.time_scale <= 0:
         console.print("[red]--time-scale must be positive[/red]")

@@ -1,0 +1,105 @@
+"""MiniStack started by the suite itself (its own virtual environment, a free loopback
+port), the stack deployed onto it with the real Lambda zip, and a fake TFC on loopback.
+
+``TENANT_SIM_SKIP_MINISTACK=1`` skips these tests (with that reason); when MiniStack cannot
+be installed or started they are skipped with the reason, unless
+``TENANT_SIM_REQUIRE_MINISTACK=1``, which turns that into an error (for a CI that must
+run them). ``-m "not ministack"`` deselects them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sim.remote.backend import RemoteBackend
+from sim.remote.ministack import MiniStack, MiniStackUnavailable
+
+#: Wall-clock seconds measured by the fixtures and tests, printed at the end of the run.
+TIMINGS: dict[str, float] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "ministack: runs against MiniStack (started by the suite; real time)")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if TIMINGS:
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in TIMINGS.items())
+        terminalreporter.write_line(f"MiniStack timings: {parts}")
+
+
+@pytest.fixture(scope="module")
+def ministack() -> Iterator[MiniStack]:
+    if os.environ.get("TENANT_SIM_SKIP_MINISTACK") in ("1", "true"):
+        pytest.skip("MiniStack unavailable: TENANT_SIM_SKIP_MINISTACK is set")
+    ms = MiniStack()
+    try:
+        ms.start()
+    except MiniStackUnavailable as exc:
+        if os.environ.get("TENANT_SIM_REQUIRE_MINISTACK") in ("1", "true"):
+            pytest.fail(f"MiniStack unavailable (TENANT_SIM_REQUIRE_MINISTACK is set): {exc}")
+        pytest.skip(f"MiniStack unavailable: {exc}")
+    TIMINGS["venv"] = ms.timings["venv"]
+    TIMINGS["start-up"] = ms.timings["startup"]
+    try:
+        yield ms
+    finally:
+        ms.stop()
+
+
+@pytest.fixture(scope="module")
+def env(ministack: MiniStack) -> Iterator[RemoteBackend]:
+    backend = RemoteBackend(ministack.endpoint)
+    backend.start()
+    TIMINGS["zip"] = backend.timings["package"]
+    TIMINGS["deploy"] = backend.timings["deploy"]
+    try:
+        yield backend
+    finally:
+        backend.stop()
+
+
+class Lifecycle:
+    """Lifecycle events published on the SNS topic, read through an SQS subscription."""
+
+    def __init__(self, env: RemoteBackend) -> None:
+        assert env.stack is not None
+        self._sqs = env.client("sqs")
+        self._url = self._sqs.create_queue(QueueName="lifecycle-test-sub")["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        env.client("sns").subscribe(
+            TopicArn=env.stack.topic_arn(), Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+        )
+        self.seen: list[dict[str, Any]] = []
+
+    def events(self) -> list[dict[str, Any]]:
+        while True:
+            msgs = self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                return self.seen
+            for m in msgs:
+                self.seen.append(json.loads(m["Body"]))
+                self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@pytest.fixture(scope="module")
+def lifecycle(env: RemoteBackend) -> Lifecycle:
+    return Lifecycle(env)
+
+
+class Stopwatch:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> Stopwatch:
+        self.t0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        TIMINGS[self.name] = time.monotonic() - self.t0
