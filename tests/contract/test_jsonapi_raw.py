@@ -6,17 +6,15 @@ References are to /work/shared/reference/tfc-api.md.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import httpx
-import pytest
 
 from fake_tfc import FakeTFC, Outcome, OutputSpec, RunBehaviour, RunScript, RunStatus, Token, TokenKind, VirtualClock
 from fake_tfc import create_app
 from fake_tfc.transport import SyncASGITransport
-from tests.conftest import JSONAPI, ORG, TOKEN
+from tests.conftest import JSONAPI, ORG
 
 API = "/api/v2"
 WS_DATA_KEYS = {"id", "type", "attributes", "relationships", "links"}

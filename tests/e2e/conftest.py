@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from sim.embedded.environment import EmbeddedBackend, EmbeddedConfig
+from tests.lifecycle_events import Lifecycle
 
 #: Simulated seconds a flow may take before a test calls it lost.
 FLOW_DEADLINE = 6 * 3600
-
-
-class Lifecycle:
-    """Lifecycle events published on the SNS topic, read through an SQS subscription."""
-
-    def __init__(self, env: EmbeddedBackend) -> None:
-        self._sqs = env.client("sqs")
-        sns = env.client("sns")
-        self._url = self._sqs.create_queue(QueueName="lifecycle-test-sub")["QueueUrl"]
-        arn = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=env.stack.topic_arn(), Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-        self.seen: list[dict[str, Any]] = []
-
-    def events(self) -> list[dict[str, Any]]:
-        while True:
-            msgs = self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10).get("Messages", [])
-            if not msgs:
-                return self.seen
-            for m in msgs:
-                self.seen.append(json.loads(m["Body"]))
-                self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=m["ReceiptHandle"])
 
 
 @pytest.fixture

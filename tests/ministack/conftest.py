@@ -9,7 +9,6 @@ run them). ``-m "not ministack"`` deselects them.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pytest
 
 from sim.remote.backend import RemoteBackend
 from sim.remote.ministack import MiniStack, MiniStackUnavailable
+from tests.lifecycle_events import Lifecycle
 
 #: Wall-clock seconds measured by the fixtures and tests, printed at the end of the run.
 TIMINGS: dict[str, float] = {}
@@ -63,29 +63,6 @@ def env(ministack: MiniStack) -> Iterator[RemoteBackend]:
         yield backend
     finally:
         backend.stop()
-
-
-class Lifecycle:
-    """Lifecycle events published on the SNS topic, read through an SQS subscription."""
-
-    def __init__(self, env: RemoteBackend) -> None:
-        assert env.stack is not None
-        self._sqs = env.client("sqs")
-        self._url = self._sqs.create_queue(QueueName="lifecycle-test-sub")["QueueUrl"]
-        arn = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        env.client("sns").subscribe(
-            TopicArn=env.stack.topic_arn(), Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
-        )
-        self.seen: list[dict[str, Any]] = []
-
-    def events(self) -> list[dict[str, Any]]:
-        while True:
-            msgs = self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10).get("Messages", [])
-            if not msgs:
-                return self.seen
-            for m in msgs:
-                self.seen.append(json.loads(m["Body"]))
-                self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=m["ReceiptHandle"])
 
 
 @pytest.fixture(scope="module")

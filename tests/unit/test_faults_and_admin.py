@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fake_tfc import FakeTFC, FaultRule, VirtualClock, create_app
+from fake_tfc import FakeTFC, FaultRule, create_app
 from fake_tfc.faults import FaultEngine
 from fake_tfc.transport import SyncASGITransport
-from tests.conftest import JSONAPI, ORG, TOKEN
+from tests.conftest import ORG, TOKEN
 
 
 def _ws_body(name: str) -> dict:
