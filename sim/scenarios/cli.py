@@ -8,8 +8,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .loader import ScenarioError, parse_scenario
+from .loader import ScenarioError, load_scenario, parse_scenario
 from .model import Scenario
+from .needs import ENGINES, unmet
 from .runner import run_file, run_scenario
 from .trace import read_trace
 
@@ -18,6 +19,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", help="scenario files (YAML); a directory runs every *.yaml under it")
     p.add_argument("--seed", type=int, default=None, help="override each scenario's seed")
     p.add_argument("--trace", default=None, help="write the trace (JSON Lines); with several files, a directory")
+    p.add_argument("--backend", choices=ENGINES, default="embedded", help="the engine to run on (default: embedded)")
 
 
 def _expand(files: list[str]) -> list[Path]:
@@ -34,10 +36,16 @@ def run_command(args: argparse.Namespace) -> int:
     if not paths:
         console.print("[red]no scenario files given[/red]")
         return 2
-    failed = 0
+    failed = skipped = 0
     for i, path in enumerate(paths, 1):
         console.print(f"[dim][{i}/{len(paths)}][/dim] {path}")
         try:
+            if args.backend != "embedded":
+                scenario, _ = load_scenario(path)
+                reasons = unmet(scenario, args.backend) or [f"the scenario runner drives the embedded backend only; on {args.backend} run the lifecycle tests (make test-ministack)"]
+                console.print(f"[yellow]SKIPPED {scenario.name} on {args.backend}: {'; '.join(reasons)}[/yellow]", highlight=False)
+                skipped += 1
+                continue
             result = run_file(path, seed=args.seed)
         except ScenarioError as exc:
             console.print(f"[red]invalid scenario[/red]\n{exc}", markup=False)
@@ -56,7 +64,7 @@ def run_command(args: argparse.Namespace) -> int:
             result.trace.write(out, result.header())
             console.print(f"  trace: {out}")
         failed += not result.passed
-    console.print(f"{len(paths) - failed} passed, {failed} failed")
+    console.print(f"{len(paths) - failed - skipped} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
 
