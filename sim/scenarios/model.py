@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from fake_tfc.behaviour import RunBehaviour
 from fake_tfc.faults import FaultRule
@@ -48,8 +48,16 @@ def _tenant_code(value: Any) -> str:
         raise ValueError(exc.message) from None
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-TenantCode = Annotated[str, BeforeValidator(_tenant_code)]
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION.pattern}], "description": "seconds, or e.g. '90s', '2h', '1d3h', '30d'"}),
+]
+TenantCode = Annotated[
+    str,
+    BeforeValidator(_tenant_code),
+    WithJsonSchema({"type": "string", "pattern": "^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){2,31}$", "description": "lowercase letters, digits and single hyphens, starting with a letter, 3 to 32 characters"}),
+]
 
 
 class _Strict(BaseModel):
@@ -125,6 +133,15 @@ class Fault(_Strict):
         return self
 
 
+class TfcVariableStep(_Strict):
+    """Someone edits a variable in TFC directly (an operator, another tool): the
+    control plane must leave what it does not own alone."""
+
+    tenant: TenantCode
+    key: str = Field(min_length=1)
+    value: str
+
+
 class Step(_Strict):
     """One thing that happens at simulated time ``at`` (from the scenario's start)."""
 
@@ -137,20 +154,24 @@ class Step(_Strict):
     fault: Fault | None = None
     clear_faults: bool | None = None
     tfc: dict[TenantCode, TfcBehaviour] | None = None  # change a tenant's TFC behaviour from now on
+    tfc_variable: TfcVariableStep | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Step:
-        given = [k for k in ("create", "update", "delete", "get", "request", "fault", "clear_faults", "tfc") if getattr(self, k) is not None]
+        given = [k for k in STEP_KINDS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("a step does exactly one of: create, update, delete, get, request, fault, clear_faults, tfc")
+            raise ValueError(f"a step does exactly one of: {', '.join(STEP_KINDS)}")
         return self
 
     @property
     def kind(self) -> str:
-        for k in ("create", "update", "delete", "get", "request", "fault", "clear_faults", "tfc"):
+        for k in STEP_KINDS:
             if getattr(self, k) is not None:
                 return k
         raise AssertionError("validated")
+
+
+STEP_KINDS = ("create", "update", "delete", "get", "request", "fault", "clear_faults", "tfc", "tfc_variable")
 
 
 # ------------------------------------------------------------ expectations
@@ -181,6 +202,8 @@ class Expectations(_Strict):
     dlq: list[DlqExpectation] | None = None
     flow_dlq: int | None = Field(default=None, ge=0)
     tfc_runs: dict[TenantCode, int] | None = None  # runs created per tenant's workspace
+    #: Terraform variables the tenant's workspace must hold at the end (a subset).
+    tfc_variables: dict[TenantCode, dict[str, str]] | None = None
 
 
 class Settings(_Strict):

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from fake_tfc import RunScript
+from fake_tfc.inputs import VariableInput
+from fake_tfc.statuses import VariableCategory
 from sim.controlplane.statuses import Action
 from sim.embedded.environment import EmbeddedBackend, EmbeddedConfig
 from sim.embedded.faults import LambdaFault, LambdaFaultKind, StartExecutionFault
@@ -31,6 +33,7 @@ class Observed:
     flow_dlq: int = 0
     tfc_runs: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     workspaces: dict[str, bool] = field(default_factory=dict)
+    tfc_variables: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,7 +121,13 @@ class ScenarioRun:
             row = env.tenant(code)
             if row is not None:
                 obs.rows[code] = row
-            obs.workspaces[code] = env.fake.workspace_id_by_name(env.stack.tfc_organization, workspace_of(code)) is not None
+            ws_id = env.fake.workspace_id_by_name(env.stack.tfc_organization, workspace_of(code))
+            obs.workspaces[code] = ws_id is not None
+            if ws_id is not None:
+                ws = env.fake.workspaces[ws_id]
+                obs.tfc_variables[code] = {
+                    var.key: var.value for var in ws.variables.values() if var.category is VariableCategory.TERRAFORM and not var.sensitive
+                }
         return obs
 
     # ------------------------------------------------------------- steps
@@ -151,6 +160,8 @@ class ScenarioRun:
             for code, behaviour in step.tfc.items():
                 env.fake.set_script(_script(code, behaviour))
             rec.step("tfc", tenants=sorted(step.tfc))
+        elif kind == "tfc_variable":
+            self._tfc_variable(rec, step)
         elif kind == "clear_faults":
             env.faults.clear()
             env.fake.faults.clear()
@@ -159,6 +170,20 @@ class ScenarioRun:
         elif kind == "fault":
             self._fault(rec, step)
         return None
+
+    def _tfc_variable(self, rec: Recorder, step: Step) -> None:
+        v, fake = step.tfc_variable, self.env.fake
+        ws_id = fake.workspace_id_by_name(self.env.stack.tfc_organization, workspace_of(v.tenant))
+        if ws_id is None:
+            self.step_failures.append(f"tfc_variable at t={step.at:g}: tenant {v.tenant}'s workspace does not exist yet")
+            return
+        ws = fake.workspaces[ws_id]
+        current = ws.find_variable(v.key, VariableCategory.TERRAFORM)
+        if current is None:
+            fake.create_variable(ws, VariableInput(key=v.key, value=v.value, category=VariableCategory.TERRAFORM))
+        else:
+            fake.update_variable(ws, current.id, VariableInput(value=v.value))
+        rec.step("tfc_variable", tenant=v.tenant, key=v.key)
 
     def _fault(self, rec: Recorder, step: Step) -> None:
         f, env = step.fault, self.env
@@ -244,6 +269,12 @@ def expectation_failures(sc: Scenario, obs: Observed) -> list[str]:
                     out.append(f"dlq[{i}].{key}: expected {want!r}, got {g[key]!r}")
     if sc.expect.flow_dlq is not None and obs.flow_dlq != sc.expect.flow_dlq:
         out.append(f"flow_dlq: expected {sc.expect.flow_dlq} message(s), got {obs.flow_dlq}")
+    if sc.expect.tfc_variables is not None:
+        for code, wanted_vars in sc.expect.tfc_variables.items():
+            held = obs.tfc_variables.get(code, {})
+            for key, value in wanted_vars.items():
+                if held.get(key) != value:
+                    out.append(f"tfc_variables.{code}.{key}: expected {value!r}, got {held.get(key)!r}")
     if sc.expect.tfc_runs is not None:
         for code, n in sc.expect.tfc_runs.items():
             if obs.tfc_runs.get(code, 0) != n:
