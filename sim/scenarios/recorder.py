@@ -44,7 +44,6 @@ class Recorder:
         self.run_ids: dict[str, set[str]] = {}
         self.conflicts = Conflicts()
         self._local = threading.local()
-        self._secrets = (env.config.tfc_token,)
         env.invocation_listeners.append(self._invocation)
         env.delivery_listeners.append(self._delivery)
         env.fake.journal.subscribe(self._tfc)

@@ -27,7 +27,6 @@ class Trace:
 
     start: float
     records: list[dict[str, Any]] = field(default_factory=list)
-    _secrets: tuple[str, ...] = ()
 
     def add(self, now: float, kind: str, **fields: Any) -> dict[str, Any]:
         rec = {"seq": len(self.records) + 1, "t": round(now - self.start, 3), "kind": kind, **fields}
