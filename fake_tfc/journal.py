@@ -34,6 +34,10 @@ class Journal:
         """Call ``listener`` with every entry as it is recorded (a simulator's trace)."""
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Callable[[JournalEntry], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def record(self, **fields) -> JournalEntry:
         with self._lock:
             entry = JournalEntry(seq=len(self._entries) + 1, **fields)

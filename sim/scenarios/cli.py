@@ -11,7 +11,8 @@ from rich.console import Console
 from .loader import ScenarioError, load_scenario, parse_scenario
 from .model import Scenario
 from .needs import ENGINES, unmet
-from .runner import run_file, run_scenario
+from .remote_runner import EngineUnavailable, LazyEngine, run_remote
+from .runner import ScenarioResult, run_file, run_scenario
 from .trace import read_trace
 
 
@@ -37,35 +38,50 @@ def run_command(args: argparse.Namespace) -> int:
         console.print("[red]no scenario files given[/red]")
         return 2
     failed = skipped = 0
-    for i, path in enumerate(paths, 1):
-        console.print(f"[dim][{i}/{len(paths)}][/dim] {path}")
-        try:
-            if args.backend != "embedded":
-                scenario, _ = load_scenario(path)
-                reasons = unmet(scenario, args.backend) or [f"the scenario runner drives the embedded backend only; on {args.backend} run the lifecycle tests (make test-ministack)"]
-                console.print(f"[yellow]SKIPPED {scenario.name} on {args.backend}: {'; '.join(reasons)}[/yellow]", highlight=False)
+    with LazyEngine(args.backend) as engine:
+        for i, path in enumerate(paths, 1):
+            console.print(f"[dim][{i}/{len(paths)}][/dim] {path}")
+            try:
+                result = _run_one(path, args, engine)
+            except ScenarioError as exc:
+                console.print(f"[red]invalid scenario[/red]\n{exc}", markup=False)
+                failed += 1
+                continue
+            if isinstance(result, str):
+                console.print(f"[yellow]{result}[/yellow]", highlight=False)
                 skipped += 1
                 continue
-            result = run_file(path, seed=args.seed)
-        except ScenarioError as exc:
-            console.print(f"[red]invalid scenario[/red]\n{exc}", markup=False)
-            failed += 1
-            continue
-        style = "green" if result.passed else "red"
-        first, *rest = result.report.splitlines()
-        console.print(f"[{style}]{first}[/{style}]", highlight=False)
-        for line in rest:
-            console.print(line, markup=False, highlight=False)
-        if args.trace:
-            out = Path(args.trace)
-            if len(paths) > 1:
-                out.mkdir(parents=True, exist_ok=True)
-                out = out / (path.stem + ".jsonl")
-            result.trace.write(out, result.header())
-            console.print(f"  trace: {out}")
-        failed += not result.passed
+            style = "green" if result.passed else "red"
+            first, *rest = result.report.splitlines()
+            console.print(f"[{style}]{first}[/{style}]", highlight=False)
+            for line in rest:
+                console.print(line, markup=False, highlight=False)
+            if args.trace:
+                out = Path(args.trace)
+                if len(paths) > 1:
+                    out.mkdir(parents=True, exist_ok=True)
+                    out = out / (path.stem + ".jsonl")
+                result.trace.write(out, result.header())
+                console.print(f"  trace: {out}")
+            failed += not result.passed
     console.print(f"{len(paths) - failed - skipped} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
+
+
+def _run_one(path: Path, args: argparse.Namespace, engine: LazyEngine) -> ScenarioResult | str:
+    """The scenario's result, or why it was skipped on this engine."""
+    if args.backend == "embedded":
+        return run_file(path, seed=args.seed)
+    scenario, text = load_scenario(path)
+    reasons = unmet(scenario, args.backend)
+    if not reasons:
+        try:
+            backend = engine.get()  # started once, for every file
+        except EngineUnavailable as exc:
+            reasons = [str(exc)]
+    if reasons:
+        return f"SKIPPED {scenario.name} on {args.backend}: {'; '.join(reasons)}"
+    return run_remote(scenario, text, backend, str(path), seed=args.seed)
 
 
 def replay_command(args: argparse.Namespace) -> int:
