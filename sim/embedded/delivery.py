@@ -26,12 +26,12 @@ from botocore.exceptions import ClientError
 
 from .clock import SimClock
 from .faults import Faults
+from .patterns import event_matches
 from .targets import (
     RetryPolicy,
     TargetInputError,
     classify_start_execution_error,
     dlq_message,
-    event_matches,
     next_retry,
     render_target_input,
 )

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from sim.embedded.patterns import event_matches
 from sim.embedded.targets import (
     ERROR_CODES,
     ErrorCode,
@@ -18,7 +19,6 @@ from sim.embedded.targets import (
     TargetInputError,
     classify_start_execution_error,
     dlq_message,
-    event_matches,
     next_retry,
     render_target_input,
     retry_delay,
