@@ -49,16 +49,14 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from fake_tfc import RunScript
-from fake_tfc.inputs import VariableInput
 from fake_tfc.journal import JournalEntry
-from fake_tfc.statuses import VariableCategory
 from sim.controlplane.statuses import TenantStatus
 from sim.remote.backend import RemoteBackend, wait_for
 
 from . import invariants
 from .model import Scenario, Settings, Step, TfcBehaviour
 from .needs import REAL_TIME_LIMIT
-from .runner import Observed, ScenarioResult, expectation_failures, workspace_of
+from .runner import Observed, ScenarioResult, expectation_failures, observe_tenants, observe_trace, workspace_of, write_tfc_variable
 from .trace import Trace
 
 #: Seconds between two scans of the tenant table while waiting.
@@ -367,44 +365,17 @@ class RemoteScenarioRun:
         return None
 
     def _tfc_variable(self, step: Step) -> None:
-        v, fake = step.tfc_variable, self.backend.fake
-        ws_id = fake.workspace_id_by_name(self.backend.config.tfc_organization, workspace_of(v.tenant))
-        if ws_id is None:
-            self.step_failures.append(f"tfc_variable at t={step.at:g}: tenant {v.tenant}'s workspace does not exist yet")
+        problem = write_tfc_variable(self.backend.fake, self.backend.config.tfc_organization, step)
+        if problem:
+            self.step_failures.append(problem)
             return
-        ws = fake.workspaces[ws_id]
-        current = ws.find_variable(v.key, VariableCategory.TERRAFORM)
-        if current is None:
-            fake.create_variable(ws, VariableInput(key=v.key, value=v.value, category=VariableCategory.TERRAFORM))
-        else:
-            fake.update_variable(ws, current.id, VariableInput(value=v.value))
-        self._step("tfc_variable", tenant=v.tenant, key=v.key)
+        self._step("tfc_variable", tenant=step.tfc_variable.tenant, key=step.tfc_variable.key)
 
     # ------------------------------------------------------------- results
     def _observe(self) -> Observed:
-        obs = Observed()
-        for r in self.trace.of("status"):
-            obs.transitions[r["tenant"]].append(r["to"])
-        for r in self.trace.of("sns"):
-            if r.get("tenant_code"):
-                obs.events[r["tenant_code"]].append(r["event"])
-        obs.flow_dlq = self.flow_dlq
-        for name, ids in self.run_ids.items():
-            if name.startswith("tenant-"):
-                obs.tfc_runs[name.removeprefix("tenant-")] = len(ids)
-        fake, org = self.backend.fake, self.backend.config.tfc_organization
-        for code in sorted(set(obs.transitions) | set(self.scenario.expect.tenants)):
-            row = self.backend.tenant(code)
-            if row is not None:
-                obs.rows[code] = row
-            with fake.lock:
-                ws_id = fake.workspace_id_by_name(org, workspace_of(code))
-                obs.workspaces[code] = ws_id is not None
-                if ws_id is not None:
-                    obs.tfc_variables[code] = {
-                        var.key: var.value for var in fake.workspaces[ws_id].variables.values()
-                        if var.category is VariableCategory.TERRAFORM and not var.sensitive
-                    }
+        obs = observe_trace(self.trace, self.run_ids)
+        obs.flow_dlq = self.flow_dlq  # drained from the queue, not traced
+        observe_tenants(obs, self.scenario, self.backend.tenant, self.backend.fake, self.backend.config.tfc_organization)
         return obs
 
 

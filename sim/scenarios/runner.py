@@ -7,9 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from fake_tfc import RunScript
+from fake_tfc import FakeTFC, RunScript
 from fake_tfc.inputs import VariableInput
 from fake_tfc.statuses import VariableCategory
 from sim.controlplane.statuses import Action
@@ -66,6 +67,55 @@ def workspace_of(code: str) -> str:
     return f"tenant-{code}"
 
 
+def observe_trace(trace: Trace, run_ids: dict[str, set[str]]) -> Observed:
+    """What the trace shows: transitions and lifecycle events per tenant, DLQ writes,
+    and the runs TFC held per tenant (``run_ids`` by workspace name)."""
+    obs = Observed()
+    for r in trace.of("status"):
+        obs.transitions[r["tenant"]].append(r["to"])
+    for r in trace.of("sns"):
+        if r.get("tenant_code"):
+            obs.events[r["tenant_code"]].append(r["event"])
+    obs.dlq = list(trace.of("dlq"))
+    obs.flow_dlq = sum(1 for _ in trace.of("flow_dlq"))
+    for name, ids in run_ids.items():
+        if name.startswith("tenant-"):
+            obs.tfc_runs[name.removeprefix("tenant-")] = len(ids)
+    return obs
+
+
+def observe_tenants(obs: Observed, scenario: Scenario, tenant: Callable[[str], dict[str, Any] | None], fake: FakeTFC, org: str) -> None:
+    """Each tenant's row (read through the API) and its workspace as TFC holds it."""
+    for code in sorted(set(obs.transitions) | set(scenario.expect.tenants)):
+        row = tenant(code)
+        if row is not None:
+            obs.rows[code] = row
+        with fake.lock:
+            ws_id = fake.workspace_id_by_name(org, workspace_of(code))
+            obs.workspaces[code] = ws_id is not None
+            if ws_id is not None:
+                obs.tfc_variables[code] = {
+                    var.key: var.value for var in fake.workspaces[ws_id].variables.values()
+                    if var.category is VariableCategory.TERRAFORM and not var.sensitive
+                }
+
+
+def write_tfc_variable(fake: FakeTFC, org: str, step: Step) -> str | None:
+    """Edit a workspace variable in TFC directly (a ``tfc_variable`` step); the failure
+    to report, if the workspace does not exist."""
+    v = step.tfc_variable
+    ws_id = fake.workspace_id_by_name(org, workspace_of(v.tenant))
+    if ws_id is None:
+        return f"tfc_variable at t={step.at:g}: tenant {v.tenant}'s workspace does not exist yet"
+    ws = fake.workspaces[ws_id]
+    current = ws.find_variable(v.key, VariableCategory.TERRAFORM)
+    if current is None:
+        fake.create_variable(ws, VariableInput(key=v.key, value=v.value, category=VariableCategory.TERRAFORM))
+    else:
+        fake.update_variable(ws, current.id, VariableInput(value=v.value))
+    return None
+
+
 def _script(code: str, tfc: TfcBehaviour) -> RunScript:
     return RunScript(match=workspace_of(code), runs=tfc.runs, then=tfc.then, durations=tfc.durations, output_delay=tfc.output_delay)
 
@@ -116,18 +166,8 @@ class ScenarioRun:
         env = self.env
         env.clock.advance_to(self.trace.start + until)
         self.rec.flow_dlq()
-        obs = self._observe()
-        for code in sorted(set(obs.transitions) | set(self.scenario.expect.tenants)):
-            row = env.tenant(code)
-            if row is not None:
-                obs.rows[code] = row
-            ws_id = env.fake.workspace_id_by_name(env.stack.tfc_organization, workspace_of(code))
-            obs.workspaces[code] = ws_id is not None
-            if ws_id is not None:
-                ws = env.fake.workspaces[ws_id]
-                obs.tfc_variables[code] = {
-                    var.key: var.value for var in ws.variables.values() if var.category is VariableCategory.TERRAFORM and not var.sensitive
-                }
+        obs = observe_trace(self.trace, self.rec.run_ids)
+        observe_tenants(obs, self.scenario, env.tenant, env.fake, env.stack.tfc_organization)
         return obs
 
     # ------------------------------------------------------------- steps
@@ -172,18 +212,11 @@ class ScenarioRun:
         return None
 
     def _tfc_variable(self, rec: Recorder, step: Step) -> None:
-        v, fake = step.tfc_variable, self.env.fake
-        ws_id = fake.workspace_id_by_name(self.env.stack.tfc_organization, workspace_of(v.tenant))
-        if ws_id is None:
-            self.step_failures.append(f"tfc_variable at t={step.at:g}: tenant {v.tenant}'s workspace does not exist yet")
+        problem = write_tfc_variable(self.env.fake, self.env.stack.tfc_organization, step)
+        if problem:
+            self.step_failures.append(problem)
             return
-        ws = fake.workspaces[ws_id]
-        current = ws.find_variable(v.key, VariableCategory.TERRAFORM)
-        if current is None:
-            fake.create_variable(ws, VariableInput(key=v.key, value=v.value, category=VariableCategory.TERRAFORM))
-        else:
-            fake.update_variable(ws, current.id, VariableInput(value=v.value))
-        rec.step("tfc_variable", tenant=v.tenant, key=v.key)
+        rec.step("tfc_variable", tenant=step.tfc_variable.tenant, key=step.tfc_variable.key)
 
     def _fault(self, rec: Recorder, step: Step) -> None:
         f, env = step.fault, self.env
@@ -211,20 +244,6 @@ class ScenarioRun:
             rec.step("fault", fault="dynamodb_conflict", tenant=f.dynamodb_conflict)
 
     # ------------------------------------------------------------- results
-    def _observe(self) -> Observed:
-        obs = Observed()
-        for r in self.trace.of("status"):
-            obs.transitions[r["tenant"]].append(r["to"])
-        for r in self.trace.of("sns"):
-            if r.get("tenant_code"):
-                obs.events[r["tenant_code"]].append(r["event"])
-        obs.dlq = [r for r in self.trace.of("dlq")]
-        obs.flow_dlq = sum(1 for _ in self.trace.of("flow_dlq"))
-        for name, ids in self.rec.run_ids.items():
-            if name.startswith("tenant-"):
-                obs.tfc_runs[name.removeprefix("tenant-")] = len(ids)
-        return obs
-
     def finish(self, obs: Observed) -> tuple[list[str], list[str]]:
         return self.step_failures + expectation_failures(self.scenario, obs), invariants.check(self.scenario, self.trace, obs, secrets=(self.env.config.tfc_token,))
 
