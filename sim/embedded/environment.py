@@ -218,13 +218,7 @@ class EmbeddedBackend:
 
     def invoke_api(self, event: dict[str, Any]) -> ApiResponse:
         resp = self.client("lambda").invoke(FunctionName=self.stack.function_name("api"), Payload=json.dumps(event).encode())
-        payload = json.loads(resp["Payload"].read() or b"null")
-        if resp.get("FunctionError"):
-            # What API Gateway answers when the integration fails.
-            raw = json.dumps({"message": "Internal server error"})
-            return ApiResponse(502, json.loads(raw), {"Content-Type": "application/json"}, raw)
-        raw = payload.get("body") or "null"
-        return ApiResponse(int(payload.get("statusCode", 502)), json.loads(raw), payload.get("headers") or {}, raw)
+        return proxy_response(resp["Payload"].read(), resp.get("FunctionError"))
 
     def tenant(self, code: str) -> dict[str, Any] | None:
         r = self.api("GET", f"/tenants/{code}")
@@ -246,6 +240,17 @@ class EmbeddedBackend:
             for m in msgs:
                 out.append(m)
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def proxy_response(payload: bytes, function_error: str | None) -> ApiResponse:
+    """What API Gateway's proxy integration answers for the API function's invoke result."""
+    if function_error:
+        # What API Gateway answers when the integration fails.
+        raw = json.dumps({"message": "Internal server error"})
+        return ApiResponse(502, json.loads(raw), {"Content-Type": "application/json"}, raw)
+    result = json.loads(payload or b"null")
+    raw = result.get("body") or "null"
+    return ApiResponse(int(result.get("statusCode", 502)), json.loads(raw), result.get("headers") or {}, raw)
 
 
 def proxy_event(method: str, path: str, body: Any = None, query: dict[str, str] | None = None, raw_body: str | None = None) -> dict[str, Any]:

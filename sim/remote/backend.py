@@ -42,7 +42,7 @@ from fake_tfc import FakeTFC, RunScript, WallClock, create_app
 from fake_tfc.server import free_port, serve_in_thread
 from sim.controlplane.statuses import Action
 from sim.deploy import Deployed, deploy
-from sim.embedded.environment import ApiResponse, proxy_event
+from sim.embedded.environment import ApiResponse, proxy_event, proxy_response
 from sim.stack import Stack
 
 from .package import BuildInfo, Target, build_zip
@@ -238,11 +238,7 @@ class RemoteBackend:
         raw_payload = resp["Payload"].read()
         if resp.get("FunctionError"):
             self.last_function_error = raw_payload.decode(errors="replace")
-            raw = json.dumps({"message": "Internal server error"})
-            return ApiResponse(502, json.loads(raw), {"Content-Type": "application/json"}, raw)
-        payload = json.loads(raw_payload or b"null")
-        raw = payload.get("body") or "null"
-        return ApiResponse(int(payload.get("statusCode", 502)), json.loads(raw), payload.get("headers") or {}, raw)
+        return proxy_response(raw_payload, resp.get("FunctionError"))
 
     def tenant(self, code: str) -> dict[str, Any] | None:
         r = self.api("GET", f"/tenants/{code}")
