@@ -1,11 +1,11 @@
 """``make bench``: the fake TFC's throughput, the embedded backend's lifecycle, then the
-same lifecycle on the embedded backend and on MiniStack side by side.
-``BENCH_ONLY=tfc``, ``BENCH_ONLY=lifecycle`` or ``BENCH_ONLY=engines`` runs one part."""
+same lifecycle on the embedded backend and on MiniStack side by side, then a month of churn.
+``BENCH_ONLY=tfc``, ``lifecycle``, ``engines`` or ``churn`` runs one part."""
 
 import os
 import sys
 
-from . import engines_bench, fake_tfc_bench, lifecycle_bench
+from . import churn_bench, engines_bench, fake_tfc_bench, lifecycle_bench
 
 only = os.environ.get("BENCH_ONLY", "")
 status = 0
@@ -17,4 +17,7 @@ if only in ("", "lifecycle"):
     print()
 if only in ("", "engines"):
     status |= engines_bench.main()
+    print()
+if only in ("", "churn"):
+    status |= churn_bench.main()
 sys.exit(status)

@@ -5,7 +5,7 @@ from .app import create_app
 from .backend import DEFAULT_ORGANIZATION, FakeTFC
 from .behaviour import DEFAULT_DURATIONS, Outcome, OutputSpec, RunBehaviour, RunScript
 from .clock import Clock, VirtualClock, WallClock
-from .errors import TFCError
+from .errors import ApiError
 from .faults import FaultRule
 from .inputs import Token, TokenKind
 from .statuses import RunStatus
@@ -21,7 +21,7 @@ __all__ = [
     "RunBehaviour",
     "RunScript",
     "RunStatus",
-    "TFCError",
+    "ApiError",
     "Token",
     "TokenKind",
     "VirtualClock",

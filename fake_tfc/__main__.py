@@ -11,6 +11,7 @@ import uvicorn
 from .app import create_app
 from .backend import DEFAULT_ORGANIZATION, FakeTFC
 from .clock import VirtualClock, WallClock
+from .server import exposure_warning
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -22,6 +23,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed for ids and probabilistic faults (default 0)")
     p.add_argument("--virtual-clock", action="store_true", help="time moves only through POST /_fake/clock/advance")
     p.add_argument("--no-rate-limit", action="store_true", help="do not enforce 30 requests/second per token")
+    p.add_argument(
+        "--admin-from-anywhere", action="store_true",
+        help="let clients other than loopback use the /_fake admin API (it mints tokens and reveals sensitive outputs)",
+    )
     args = p.parse_args(argv)
     if not 0 < args.port < 65536:
         p.error("--port must be between 1 and 65535")
@@ -34,8 +39,13 @@ def main(argv: list[str] | None = None) -> None:
     tokens = args.tokens or [secrets.token_urlsafe(24)]
     clock = VirtualClock() if args.virtual_clock else WallClock()
     fake = FakeTFC(clock, seed=args.seed, organizations=orgs, tokens=tokens)
-    app = create_app(fake, rate_limit=not args.no_rate_limit)
-    print(f"fake TFC on http://{args.host}:{args.port}  (admin API under /_fake)")
+    app = create_app(fake, rate_limit=not args.no_rate_limit, admin_from_anywhere=args.admin_from_anywhere)
+    warning = exposure_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr)
+    if args.admin_from_anywhere:
+        print("warning: --admin-from-anywhere: any client that reaches the fake can use /_fake", file=sys.stderr)
+    print(f"fake TFC on http://{args.host}:{args.port}  (admin API under /_fake, loopback clients {'and others' if args.admin_from_anywhere else 'only'})")
     print(f"  organizations: {', '.join(orgs)}")
     if not args.tokens:
         # Printed once so the user can copy it; a generated token guards nothing real.

@@ -10,12 +10,12 @@ from starlette.responses import Response
 
 from . import http_admin, http_api
 from .backend import FakeTFC
-from .errors import TFCError, error_for_status
+from .errors import ApiError, error_for_status
 from .gateway import Gateway
 
 
 async def _tfc_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, TFCError)
+    assert isinstance(exc, ApiError)
     return http_api.jsonapi(exc.document(), status=exc.status, headers=exc.headers())
 
 
@@ -33,23 +33,23 @@ async def _admin_error(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
-def create_app(fake: FakeTFC | None = None, *, rate_limit: bool = False) -> Gateway:
+def create_app(fake: FakeTFC | None = None, *, rate_limit: bool = False, admin_from_anywhere: bool = False) -> Gateway:
     """An ASGI app serving ``fake`` (a new one on the wall clock if not given).
 
     ``rate_limit`` enforces TFC's 30 requests/second per token; it is on when served
     from the command line and off by default in-process, where a virtual clock that
     does not move would make every request fall in the same second.
+    ``admin_from_anywhere`` lets clients other than loopback use the ``/_fake`` admin API
+    (refused with 403 otherwise: it mints tokens and reveals sensitive outputs).
     """
     fake = fake or FakeTFC()
     app = Starlette(
         routes=http_api.routes() + http_admin.routes(),
         exception_handlers={
-            TFCError: _tfc_error,
+            ApiError: _tfc_error,
             HTTPException: _http_error,
             http_admin.AdminError: _admin_error,
         },
     )
     app.state.fake = fake
-    gateway = Gateway(app, fake, rate_limit=rate_limit)
-    gateway.fake = fake
-    return gateway
+    return Gateway(app, fake, rate_limit=rate_limit, admin_from_anywhere=admin_from_anywhere)

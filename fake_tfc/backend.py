@@ -8,12 +8,13 @@ lazily: before a workspace is read or changed, its runs are advanced to the cloc
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterable
 
 from .behaviour import DEFAULT_SCRIPT, RunScript
 from .clock import Clock, WallClock
-from .errors import Conflict, InvalidAttribute, NotFound, TFCError
+from .errors import Conflict, InvalidAttribute, NotFound, ApiError
 from .faults import FaultEngine
 from .ids import IdFactory
 from .inputs import RunInput, Token, VariableInput, WorkspaceInput
@@ -40,6 +41,12 @@ class FakeTFC:
         self.lock = threading.RLock()
         self.journal = Journal()
         self.faults = FaultEngine(seed)
+        #: The key of every sensitive default output: drawn at random (not from the seed,
+        #: which traces print) and never shown, so no public value gives a secret away.
+        self.secret_key = secrets.token_bytes(32)
+        #: Every sensitive value the fake has held (outputs and variables), deleted ones
+        #: too: what a no-secrets check must not find anywhere.
+        self.sensitive_values: set[str] = set()
         self._initial_orgs = list(organizations)
         self._initial_tokens = [t if isinstance(t, Token) else Token(t) for t in tokens]
         self.reset()
@@ -59,7 +66,9 @@ class FakeTFC:
             self._outputs: dict[str, tuple[str, StateOutput]] = {}  # output id -> (sv id, output)
             self._var_owner: dict[str, str] = {}
             self.scripts: list[RunScript] = []
-            self._attempts: dict[tuple[int, str], int] = {}
+            # keyed by name, not id: a workspace deleted and created again (a tenant
+            # decommissioned then re-created) goes on with the attempts it had
+            self._attempts: dict[tuple[int, str, str], int] = {}
             self.faults.clear()
             self.journal.clear()
 
@@ -236,6 +245,8 @@ class FakeTFC:
             )
             ws.variables[var.id] = var
             self._var_owner[var.id] = ws.id
+            if var.sensitive:
+                self.sensitive_values.add(var.value)
             return var
 
     def variable(self, ws: Workspace, var_id: str) -> Variable:
@@ -273,6 +284,8 @@ class FakeTFC:
                     changed = True
             if changed:
                 var.version += 1
+            if var.sensitive:
+                self.sensitive_values.add(var.value)
             return var
 
     def delete_variable(self, ws: Workspace, var_id: str) -> None:
@@ -290,8 +303,9 @@ class FakeTFC:
                     "Destroy plans are not allowed on this workspace", pointer="/data/attributes/is-destroy"
                 )
             index, script = self.script_for(ws.name)
-            attempt = self._attempts.get((index, ws.id), 0)
-            self._attempts[(index, ws.id)] = attempt + 1
+            key = (index, ws.organization, ws.name)
+            attempt = self._attempts.get(key, 0)
+            self._attempts[key] = attempt + 1
             now = self.clock.now()
             run = Run(
                 id=self.ids.new("run"),
@@ -387,8 +401,10 @@ class FakeTFC:
         )
         if not run.is_destroy and not errored:
             tf_vars = {k: v for (k, cat), (v, _) in run.variables.items() if cat == VariableCategory.TERRAFORM}
-            for name, value, sensitive in render_outputs(run.script.outputs, tf_vars, ws.name, ws.id):
+            for name, value, sensitive in render_outputs(run.script.outputs, tf_vars, ws.name, ws.id, self.secret_key):
                 out = StateOutput(id=self.ids.new("wsout"), name=name, value=value, sensitive=sensitive)
+                if sensitive:
+                    self.sensitive_values.add(str(value))
                 sv.outputs.append(out)
                 self._outputs[out.id] = (sv.id, out)
         self.state_versions[sv.id] = sv
@@ -418,4 +434,4 @@ class FakeTFC:
             raise NotFound()
 
 
-__all__ = ["FakeTFC", "TFCError", "DEFAULT_ORGANIZATION"]
+__all__ = ["FakeTFC", "ApiError", "DEFAULT_ORGANIZATION"]

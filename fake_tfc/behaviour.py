@@ -49,16 +49,21 @@ STUCKABLE = frozenset(
 )
 
 
+#: The longest any stage may be told to take (30 days): finite, so that a script cannot make
+#: a run that never moves by accident (``stuck_in`` says it on purpose).
+MAX_DURATION = 30 * 86400.0
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_durations(value: dict[str, float]) -> dict[str, float]:
     for key, seconds in value.items():
         if key not in DEFAULT_DURATIONS:
             raise ValueError(f"unknown stage {key!r}; known: {', '.join(DEFAULT_DURATIONS)}")
-        if seconds < 0:
-            raise ValueError(f"duration of {key!r} must not be negative")
+        if not 0 <= seconds <= MAX_DURATION:  # NaN fails both comparisons
+            raise ValueError(f"duration of {key!r} must be from 0 to {MAX_DURATION:g} seconds")
     return value
 
 
@@ -68,7 +73,7 @@ class RunBehaviour(_Strict):
     outcome: Outcome = Outcome.SUCCESS
     stuck_in: RunStatus | None = None
     #: Extra seconds spent in ``stuck_in``; ``None`` means forever.
-    stuck_for: float | None = Field(default=None, ge=0)
+    stuck_for: float | None = Field(default=None, ge=0, le=MAX_DURATION)
     durations: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("durations")
@@ -86,7 +91,9 @@ class RunBehaviour(_Strict):
 
 class OutputSpec(_Strict):
     """One Terraform output; ``value`` is a template over the run's variables
-    (``{tenant_code}``), plus ``{workspace}``, ``{workspace_id}`` and ``{uid}``."""
+    (``{tenant_code}``), plus ``{workspace}``, ``{workspace_id}``, ``{uid}`` (public: a
+    hash of the workspace id) and ``{secret}`` (a keyed hash of the workspace id under a key
+    the fake draws at random and never shows: not derivable from any public output)."""
 
     value: Any
     sensitive: bool = False
@@ -96,20 +103,21 @@ DEFAULT_OUTPUTS: dict[str, OutputSpec] = {
     "tenant_code": OutputSpec(value="{tenant_code}"),
     "endpoint": OutputSpec(value="https://{tenant_code}.tenants.example.test"),
     "tenant_id": OutputSpec(value="tnt-{uid}"),
-    "admin_password": OutputSpec(value="pw-{uid}{uid}", sensitive=True),
+    "admin_password": OutputSpec(value="pw-{secret}", sensitive=True),
 }
 
 
 class RunScript(_Strict):
     """Behaviour and configuration for every workspace whose name matches ``match``
     (a glob). Run attempt *k* of a workspace takes ``runs[k]``; later attempts take
-    ``then``. Attempts are counted per workspace from the moment the script is set."""
+    ``then``. Attempts are counted per workspace name from the moment the script is set (a
+    workspace deleted and created again goes on counting)."""
 
     match: str = "*"
     runs: list[RunBehaviour] = Field(default_factory=list)
     then: RunBehaviour = RunBehaviour()
     durations: dict[str, float] = Field(default_factory=dict)
-    output_delay: float = Field(default=2.0, ge=0)
+    output_delay: float = Field(default=2.0, ge=0, le=MAX_DURATION)
     resource_count: int = Field(default=3, ge=1, le=10_000)
     outputs: dict[str, OutputSpec] = Field(default_factory=lambda: dict(DEFAULT_OUTPUTS))
     cost_estimation: bool = False

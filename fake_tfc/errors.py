@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class TFCError(Exception):
+class ApiError(Exception):
     status: int = 500
     title: str = "internal error"
 
@@ -32,31 +32,31 @@ class TFCError(Exception):
         return {}
 
 
-class BadRequest(TFCError):
+class BadRequest(ApiError):
     """The body could not be parsed at all."""
 
     status = 400
     title = "bad request"
 
 
-class Unauthorized(TFCError):
+class Unauthorized(ApiError):
     status = 401
     title = "unauthorized"
 
 
-class Forbidden(TFCError):
+class Forbidden(ApiError):
     status = 403
     title = "forbidden"
 
 
-class NotFound(TFCError):
+class NotFound(ApiError):
     """Missing, or not visible to this token: TFC does not tell the two apart."""
 
     status = 404
     title = "not found"
 
 
-class Conflict(TFCError):
+class Conflict(ApiError):
     status = 409
     title = "conflict"
 
@@ -65,12 +65,12 @@ class TransitionNotAllowed(Conflict):
     title = "transition not allowed"
 
 
-class InvalidAttribute(TFCError):
+class InvalidAttribute(ApiError):
     status = 422
     title = "invalid attribute"
 
 
-class RateLimited(TFCError):
+class RateLimited(ApiError):
     status = 429
     title = "Too many requests"
 
@@ -83,7 +83,7 @@ class RateLimited(TFCError):
         return rate_limit_headers(self.limit, 0, self.retry_after)
 
 
-class ServiceUnavailable(TFCError):
+class ServiceUnavailable(ApiError):
     status = 503
     title = "service unavailable"
 
@@ -99,7 +99,7 @@ def rate_limit_headers(limit: int, remaining: int, reset: float) -> dict[str, st
     }
 
 
-_BY_STATUS: dict[int, type[TFCError]] = {
+_BY_STATUS: dict[int, type[ApiError]] = {
     400: BadRequest,
     401: Unauthorized,
     403: Forbidden,
@@ -110,12 +110,12 @@ _BY_STATUS: dict[int, type[TFCError]] = {
 }
 
 
-def error_for_status(status: int, detail: str | None = None) -> TFCError:
+def error_for_status(status: int, detail: str | None = None) -> ApiError:
     """An error of the right class for an arbitrary injected status code."""
     cls = _BY_STATUS.get(status)
     if cls is not None:
         return cls(detail)
-    err = TFCError(detail)
+    err = ApiError(detail)
     err.status = status
     err.title = {500: "internal error", 502: "bad gateway", 504: "gateway timeout"}.get(
         status, f"error {status}"

@@ -12,31 +12,39 @@ import hashlib
 import random
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
-class FaultRule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+#: Bounds of a fault's waits: an hour of latency, a day of Retry-After. Finite on purpose:
+#: ``latency: Infinity`` would be a request that never answers, and ``retry_after: 1e300``
+#: a header no client can honour.
+MAX_LATENCY = 3600.0
+MAX_RETRY_AFTER = 86400.0
 
-    name: str | None = None
+
+class FaultRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    name: str | None = Field(default=None, max_length=200)
     #: HTTP method to match, or ``*``.
-    method: str = "*"
+    method: str = Field(default="*", max_length=16)
     #: Glob over the request path, e.g. ``/api/v2/runs/*`` or ``*/current-state-version-outputs``.
-    path: str = "*"
+    path: str = Field(default="*", max_length=1000)
     #: Glob over the workspace name the request concerns (``None``: any request).
-    workspace: str | None = None
+    workspace: str | None = Field(default=None, max_length=200)
     status: int | None = Field(default=None, ge=400, le=599)
     #: ``Retry-After`` (and ``X-RateLimit-Reset``) seconds sent with a 429 or 503.
-    retry_after: float = Field(default=1.0, ge=0)
-    detail: str | None = None
+    retry_after: float = Field(default=1.0, ge=0, le=MAX_RETRY_AFTER)
+    detail: str | None = Field(default=None, max_length=2000)
     #: Seconds added before the response (on the fake's clock).
-    latency: float = Field(default=0.0, ge=0)
+    latency: float = Field(default=0.0, ge=0, le=MAX_LATENCY)
     #: Close the connection instead of answering.
     drop: bool = False
     #: Apply the fault after the request has taken effect (a lost response).
     after: bool = False
-    count: int | None = Field(default=None, ge=1)
+    count: int | None = Field(default=None, ge=1, le=1_000_000_000)
     probability: float | None = Field(default=None, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
@@ -80,7 +88,7 @@ class FaultEngine:
             self._remaining.clear()
             self._streams.clear()
 
-    def rules(self) -> list[dict]:
+    def rules(self) -> list[dict[str, Any]]:
         with self._lock:
             return [
                 {"name": n, **r.model_dump(exclude={"name"}), "remaining": self._remaining.get(n)}

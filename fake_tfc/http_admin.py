@@ -3,8 +3,9 @@ The same operations are methods of ``FakeTFC`` for in-process use."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
@@ -44,15 +45,29 @@ class OrganizationSpec(BaseModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
 
 
+#: Ten years: enough for any simulation, and finite.
+MAX_ADVANCE = 10 * 365 * 86400.0
+#: The admin API's largest body: scripts and fault rules are a few kB.
+MAX_ADMIN_BODY = 1024 * 1024
+
+
 class Advance(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    seconds: float = Field(ge=0)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    seconds: float = Field(ge=0, le=MAX_ADVANCE)
 
 
 async def _model(request: Request, model: type[BaseModel]) -> Any:
-    raw = await request.body()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_ADMIN_BODY:
+            raise AdminError(413, f"body larger than {MAX_ADMIN_BODY} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
-        data = json.loads(raw or b"{}")
+        # Strict JSON: orjson refuses NaN, Infinity, lone surrogates and nesting deeper than
+        # 1,024 (the stdlib takes the first three and raises RecursionError on the last).
+        data = orjson.loads(raw or b"{}")
     except ValueError as exc:
         raise AdminError(400, f"body is not valid JSON: {exc}") from None
     try:
@@ -64,7 +79,8 @@ async def _model(request: Request, model: type[BaseModel]) -> Any:
 
 
 def _fake(request: Request) -> FakeTFC:
-    return request.app.state.fake
+    fake: FakeTFC = request.app.state.fake
+    return fake
 
 
 async def reset(request: Request) -> Response:

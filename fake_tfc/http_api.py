@@ -39,7 +39,8 @@ def _ctx(request: Request) -> tuple[FakeTFC, Token]:
 
 
 def _body(request: Request) -> bytes:
-    return request.scope.get("fake_tfc.body", b"")
+    body: bytes = request.scope.get("fake_tfc.body", b"")
+    return body
 
 
 def _includes(request: Request) -> set[str]:
@@ -56,7 +57,7 @@ def _workspace(request: Request) -> Workspace:
     return fake.workspace_by_id(token, params["ws_id"])
 
 
-def _ws_doc(fake: FakeTFC, ws: Workspace) -> dict:
+def _ws_doc(fake: FakeTFC, ws: Workspace) -> dict[str, Any]:
     current = fake.runs[ws.run_ids[-1]] if ws.run_ids else None
     return serializers.workspace(ws, current_run=current, state=fake.current_state_version(ws), now=fake.clock.now())
 
@@ -178,7 +179,7 @@ def _position(fake: FakeTFC, run: Run) -> int:
     return ahead
 
 
-def _run_doc(fake: FakeTFC, run: Run) -> dict:
+def _run_doc(fake: FakeTFC, run: Run) -> dict[str, Any]:
     return serializers.run(run, position_in_queue=_position(fake, run), now=fake.clock.now())
 
 

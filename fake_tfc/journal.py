@@ -6,6 +6,7 @@ import fnmatch
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class JournalEntry:
     workspace_id: str | None
     fault: str | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -38,9 +39,30 @@ class Journal:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def record(self, **fields) -> JournalEntry:
+    def record(
+        self,
+        *,
+        time: float,
+        method: str,
+        path: str,
+        query: str,
+        status: int,
+        workspace: str | None,
+        workspace_id: str | None,
+        fault: str | None,
+    ) -> JournalEntry:
         with self._lock:
-            entry = JournalEntry(seq=len(self._entries) + 1, **fields)
+            entry = JournalEntry(
+                seq=len(self._entries) + 1,
+                time=time,
+                method=method,
+                path=path,
+                query=query,
+                status=status,
+                workspace=workspace,
+                workspace_id=workspace_id,
+                fault=fault,
+            )
             self._entries.append(entry)
         for listener in self._listeners:
             listener(entry)

@@ -14,7 +14,15 @@ from .inputs import RunInput, VariableInput, WorkspaceInput
 from .statuses import VariableCategory
 from .workspaces import WORKSPACE_DEFAULTS
 
-WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,90}$")
+#: TFC: "Workspace names can only include letters, numbers, -, and _" (up to 90 characters).
+#: Checked with ``fullmatch`` (``re.match`` and ``$`` would accept a trailing newline).
+WORKSPACE_NAME = re.compile(r"[A-Za-z0-9_-]{1,90}")
+#: Variable keys. Terraform variables are named by identifiers ("letters, digits,
+#: underscores and hyphens; the first character must not be a digit", Terraform language,
+#: "Identifiers"); environment variables by POSIX names (letters, digits and underscores, not
+#: starting with a digit). TFC documents no length limit; the fake takes 128 characters.
+TERRAFORM_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 _BOOL_SETTINGS = {k for k, v in WORKSPACE_DEFAULTS.items() if isinstance(v, bool)}
 _STR_SETTINGS = {"description", "terraform-version", "working-directory", "source-name", "source-url"}
@@ -39,7 +47,9 @@ def parse_json(body: bytes) -> Any:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
 
 
-def resource_object(body: bytes, expected_type: str, relationships: frozenset[str]) -> tuple[dict, dict]:
+def resource_object(
+    body: bytes, expected_type: str, relationships: frozenset[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(attributes, relationships) of the document's primary resource object."""
     doc = parse_json(body)
     if not isinstance(doc, dict):
@@ -83,7 +93,7 @@ def _ptr(name: str) -> str:
     return f"/data/attributes/{name}"
 
 
-def _bool(attrs: dict, name: str) -> bool | None:
+def _bool(attrs: dict[str, Any], name: str) -> bool | None:
     value = attrs.get(name)
     if value is None:
         return None
@@ -92,7 +102,7 @@ def _bool(attrs: dict, name: str) -> bool | None:
     return value
 
 
-def _str(attrs: dict, name: str, *, allow_none: bool = True) -> str | None:
+def _str(attrs: dict[str, Any], name: str) -> str | None:
     value = attrs.get(name)
     if value is None:
         return None
@@ -106,20 +116,20 @@ def workspace_input(body: bytes, *, create: bool) -> WorkspaceInput:
     name = _str(attrs, "name")
     if create and not name:
         raise InvalidAttribute("Name can't be blank", pointer=_ptr("name"))
-    if name is not None and not WORKSPACE_NAME.match(name):
+    if name is not None and not WORKSPACE_NAME.fullmatch(name):
         raise InvalidAttribute(
             "Name is invalid: only letters, numbers, - and _ are allowed, up to 90 characters",
             pointer=_ptr("name"),
         )
     settings: dict[str, Any] = {}
     for key in _BOOL_SETTINGS:
-        value = _bool(attrs, key)
-        if value is not None:
-            settings[key] = value
+        flag = _bool(attrs, key)
+        if flag is not None:
+            settings[key] = flag
     for key in _STR_SETTINGS:
-        value = _str(attrs, key)
-        if value is not None:
-            settings[key] = value
+        text = _str(attrs, key)
+        if text is not None:
+            settings[key] = text
     for key in _LIST_SETTINGS:
         value = attrs.get(key)
         if value is None:
@@ -161,6 +171,12 @@ def variable_input(body: bytes, *, create: bool) -> VariableInput:
         raise InvalidAttribute("Key can't be blank", pointer=_ptr("key"))
     if create and category is None:
         raise InvalidAttribute("Category can't be blank", pointer=_ptr("category"))
+    if key is not None and not (ENV_KEY if category is VariableCategory.ENV else TERRAFORM_KEY).fullmatch(key):
+        raise InvalidAttribute(
+            "Key is invalid: letters, digits and underscores (and - in Terraform variables), "
+            "not starting with a digit, up to 128 characters",
+            pointer=_ptr("key"),
+        )
     value = attrs.get("value")
     if value is not None and not isinstance(value, str):
         raise InvalidAttribute("value must be a string", pointer=_ptr("value"))

@@ -185,7 +185,7 @@ class Run:
         self.position = 0
         self.next_at = t + self._stage_time(S.PENDING)
         if self.behaviour.stuck_in == S.PENDING:
-            self.next_at = self._stuck_end(t)
+            self.next_at = self._stuck_end(S.PENDING, t)
 
     def advance(self, now: float) -> list[tuple[RunStatus, float]]:
         """Move along the path up to ``now``; return the transitions made."""
@@ -215,7 +215,7 @@ class Run:
         if self.position == self.pause_index and status not in _TIMED:
             self.next_at = math.inf  # waits for a human
         elif self.behaviour.stuck_in == status:
-            self.next_at = self._stuck_end(t)
+            self.next_at = self._stuck_end(status, t)
         else:
             self.next_at = t + self._stage_time(status)
 
@@ -223,10 +223,10 @@ class Run:
         stage = _TIMED.get(status)
         return self.script.duration(self.behaviour, stage) if stage else 0.0
 
-    def _stuck_end(self, t: float) -> float:
+    def _stuck_end(self, stuck_in: RunStatus, t: float) -> float:
         if self.behaviour.stuck_for is None:
             return math.inf
-        return t + self.behaviour.stuck_for + self._stage_time(self.behaviour.stuck_in)
+        return t + self.behaviour.stuck_for + self._stage_time(stuck_in)
 
     def _update_phases(self, status: RunStatus, t: float) -> None:
         plan, apply = self.plan, self.apply

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 from .clock import iso, iso_seconds
 from .runs import Phase, Run
@@ -13,6 +13,8 @@ from .statuses import TERMINAL
 from .workspaces import Variable, Workspace
 
 API = "/api/v2"
+
+T = TypeVar("T")
 
 
 def _ref(rtype: str, rid: str | None) -> dict[str, Any]:
@@ -27,7 +29,7 @@ def user_id() -> str:
     return "user-fake0000000000000"
 
 
-def workspace(ws: Workspace, *, current_run: Run | None, state: StateVersion | None, now: float) -> dict:
+def workspace(ws: Workspace, *, current_run: Run | None, state: StateVersion | None, now: float) -> dict[str, Any]:
     locked = ws.locked_by is not None
     outputs = state.outputs if state is not None and state.processed(now) else []
     attrs = {
@@ -88,7 +90,7 @@ def workspace(ws: Workspace, *, current_run: Run | None, state: StateVersion | N
     }
 
 
-def variable(var: Variable, ws_id: str) -> dict:
+def variable(var: Variable, ws_id: str) -> dict[str, Any]:
     return {
         "id": var.id,
         "type": "vars",
@@ -107,14 +109,14 @@ def variable(var: Variable, ws_id: str) -> dict:
     }
 
 
-def run(r: Run, *, position_in_queue: int, now: float) -> dict:
+def run(r: Run, *, position_in_queue: int, now: float) -> dict[str, Any]:
     status = r.shown_status()
     timestamps = {k: iso_seconds(v) for k, v in r.timestamps.items() if math.isfinite(v)}
     cancelable = r.is_cancelable()
     confirmable = r.awaiting_confirmation
     discardable = r.is_discardable()
     force_cancelable = r.is_force_cancelable(now)
-    attrs = {
+    attrs: dict[str, Any] = {
         "status": status.value,
         "status-timestamps": timestamps,
         "is-destroy": r.is_destroy,
@@ -170,7 +172,7 @@ def run(r: Run, *, position_in_queue: int, now: float) -> dict:
     return {"id": r.id, "type": "runs", "attributes": attrs, "relationships": rels, "links": {"self": f"{API}/runs/{r.id}"}}
 
 
-def phase(r: Run, p: Phase, kind: str) -> dict:
+def phase(r: Run, p: Phase, kind: str) -> dict[str, Any]:
     """A ``plans`` or ``applies`` document."""
     is_plan = kind == "plans"
     attrs = {
@@ -195,7 +197,7 @@ def phase(r: Run, p: Phase, kind: str) -> dict:
     }
 
 
-def state_version(sv: StateVersion, *, now: float) -> dict:
+def state_version(sv: StateVersion, *, now: float) -> dict[str, Any]:
     processed = sv.processed(now)
     outputs = sv.outputs if processed else []
     return {
@@ -233,7 +235,7 @@ def state_version(sv: StateVersion, *, now: float) -> dict:
     }
 
 
-def output(o: StateOutput, *, reveal: bool) -> dict:
+def output(o: StateOutput, *, reveal: bool) -> dict[str, Any]:
     return {
         "id": o.id,
         "type": "state-version-outputs",
@@ -248,7 +250,9 @@ def output(o: StateOutput, *, reveal: bool) -> dict:
     }
 
 
-def paginate(items: list, page: int, size: int, base_url: str) -> tuple[list, dict, dict]:
+def paginate(
+    items: list[T], page: int, size: int, base_url: str
+) -> tuple[list[T], dict[str, Any], dict[str, str | None]]:
     """(page items, meta, links) in TFC's pagination shape."""
     total = len(items)
     pages = max(1, math.ceil(total / size))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import string
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +52,7 @@ def terraform_type(value: Any) -> str:
     return "string"
 
 
-class _Blank(dict):
+class _Blank(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return ""
 
@@ -61,15 +62,19 @@ def render_outputs(
     variables: dict[str, str],
     workspace_name: str,
     workspace_id: str,
+    secret_key: bytes = b"",
 ) -> list[tuple[str, Any, bool]]:
-    """Derive output values from the run's variables. ``{uid}`` depends only on the
-    workspace, so re-applying never regenerates ids or credentials."""
+    """Derive output values from the run's variables. ``{uid}`` and ``{secret}`` depend only
+    on the workspace, so re-applying never regenerates ids or credentials; ``{secret}`` is
+    keyed by ``secret_key``, so knowing the workspace (or its public ``{uid}``) does not
+    give it away."""
     context = _Blank(tenant_code=workspace_name)
     context.update(variables)
     context.update(
         workspace=workspace_name,
         workspace_id=workspace_id,
         uid=hashlib.sha256(workspace_id.encode()).hexdigest()[:12],
+        secret=hmac.new(secret_key, workspace_id.encode(), hashlib.sha256).hexdigest()[:24],
     )
     formatter = string.Formatter()
     rendered = []

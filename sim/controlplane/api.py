@@ -4,16 +4,20 @@ answer 202 with the in-progress status. It never calls Terraform Cloud."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from .config import Settings
-from .errors import ControlPlaneError, EventNotAccepted, InvalidRequest, TenantNotFound
+from .config import ControlPlaneSettings
+from .aws import describe, no_answer
+from .errors import ControlPlaneError, EventNotAccepted, EventNotDelivered, InvalidRequest, TenantNotFound
 from .models import CreateTenantRequest, TenantEvent, TenantRecord, UpdateTenantRequest, validate_tenant_code
 from .statuses import Action
 from .tenants import TenantStore
@@ -22,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = "tenant-sim.api"
 MAX_PAGE = 100
+LIMIT = re.compile(r"[0-9]{1,3}")
 
 
 def utc_now() -> str:
@@ -30,7 +35,7 @@ def utc_now() -> str:
 
 @dataclass
 class ApiDeps:
-    settings: Settings
+    settings: ControlPlaneSettings
     store: TenantStore
     events: Any  # a boto3 EventBridge client
     now: Callable[[], str] = utc_now
@@ -42,10 +47,13 @@ def response(status: int, body: Any) -> dict[str, Any]:
 
 
 def put_event(deps: ApiDeps, event: TenantEvent) -> None:
-    """Put one event on its action's bus, resending a failed entry; raise if it never lands."""
+    """Put one event on its action's bus, resending a failed entry; raise
+    :class:`EventNotAccepted` if it never lands. An entry PutEvents reports failed
+    (``FailedEntryCount``) was not put; a call that got no answer may have put it, so the
+    message says so (the caller's rollback is fenced against a flow that took it up)."""
     entry = {
         "Source": SOURCE,
-        "DetailType": f"tenant.{event.action.value}",
+        "DetailType": event.action.detail_type,
         "Detail": event.model_dump_json(),
         "EventBusName": deps.settings.buses[event.action],
     }
@@ -53,8 +61,8 @@ def put_event(deps: ApiDeps, event: TenantEvent) -> None:
     for _ in range(deps.settings.put_events_attempts):
         try:
             resp = deps.events.put_events(Entries=[entry])
-        except Exception as exc:  # a throttled or failed call is retried like a failed entry
-            last = f"{type(exc).__name__}"
+        except Exception as exc:  # a throttled, failed or unanswered call is resent like a failed entry
+            last = f"{describe(exc)}{' (no answer: it may have been put)' if no_answer(exc) else ''}"
             continue
         if resp.get("FailedEntryCount", 0) == 0:
             return
@@ -64,6 +72,12 @@ def put_event(deps: ApiDeps, event: TenantEvent) -> None:
 
 
 def start_flow(deps: ApiDeps, action: Action, record: TenantRecord, previous: TenantRecord | None, actor: str) -> TenantRecord:
+    """Write the desired state, put the event; undo the write if the event never lands.
+
+    The undo is fenced: it succeeds only while no flow has claimed the request (Trigger's
+    first act, :meth:`TenantStore.claim`). If an event whose answer was lost did land and
+    its flow has begun, the undo fails, the request stands and the answer is 202: a 503
+    always means that nothing was changed and nothing will be provisioned."""
     deps.store.begin(record, previous)
     event = TenantEvent(
         tenant_code=record.tenant_code,
@@ -75,14 +89,26 @@ def start_flow(deps: ApiDeps, action: Action, record: TenantRecord, previous: Te
     )
     try:
         put_event(deps, event)
-    except EventNotAccepted:
-        deps.store.restore(record, previous)
-        raise
+    except EventNotAccepted as exc:
+        if deps.store.restore(record, previous):
+            raise EventNotDelivered(exc.message, exc.field) from None
+        log.warning("tenant %s: request %s stands: its event was not acknowledged but a flow took it up", record.tenant_code, record.request_id)
+        return deps.store.get(record.tenant_code) or record
     return record
+
+
+def _not_past(deps: ApiDeps, when: date | None) -> None:
+    """A decommission date is today or later (UTC, on the control plane's clock). Today means
+    "at the next daily run"; a past date would provision a tenant only for the next run to
+    destroy it, so it is refused."""
+    today = date.fromisoformat(deps.now()[:10])
+    if when is not None and when < today:
+        raise InvalidRequest(f"decommission_date {when.isoformat()} is in the past (today is {today.isoformat()})", "decommission_date")
 
 
 def create(deps: ApiDeps, body: Any) -> dict[str, Any]:
     req = CreateTenantRequest.parse(body)
+    _not_past(deps, req.decommission_date)
     previous = deps.store.get(req.tenant_code)
     now = deps.now()
     record = TenantRecord(
@@ -96,7 +122,7 @@ def create(deps: ApiDeps, body: Any) -> dict[str, Any]:
         action=Action.CREATE,
         version=(previous.version + 1) if previous else 1,
     )
-    start_flow(deps, Action.CREATE, record, previous, actor="api")
+    record = start_flow(deps, Action.CREATE, record, previous, actor="api")
     return response(202, record.public())
 
 
@@ -104,6 +130,7 @@ def update(deps: ApiDeps, code: str, body: Any) -> dict[str, Any]:
     req = UpdateTenantRequest.parse(body)
     if req.variables is None and req.decommission_date is None:
         raise InvalidRequest("give variables and/or decommission_date", "body")
+    _not_past(deps, req.decommission_date)
     previous = _existing(deps, code)
     record = previous.model_copy(
         update={
@@ -115,10 +142,11 @@ def update(deps: ApiDeps, code: str, body: Any) -> dict[str, Any]:
             "action": Action.UPDATE,
             "last_error": None,
             "run_id": None,  # the new flow starts its own run
+            "execution": None,  # and no flow has taken it up yet
             "version": previous.version + 1,
         }
     )
-    start_flow(deps, Action.UPDATE, record, previous, actor="api")
+    record = start_flow(deps, Action.UPDATE, record, previous, actor="api")
     return response(202, record.public())
 
 
@@ -132,6 +160,7 @@ def delete(deps: ApiDeps, code: str, actor: str = "api") -> TenantRecord:
             "action": Action.DELETE,
             "last_error": None,
             "run_id": None,  # the new flow starts its own run
+            "execution": None,  # and no flow has taken it up yet
             "version": previous.version + 1,
         }
     )
@@ -148,7 +177,9 @@ def _existing(deps: ApiDeps, code: str) -> TenantRecord:
 
 def list_tenants(deps: ApiDeps, query: dict[str, str]) -> dict[str, Any]:
     raw = query.get("limit", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # ASCII digits only: str.isdigit() is true for "²" (int() refuses it) and "٣" (int()
+    # takes it), and int() refuses more than 4,300 digits.
+    if not isinstance(raw, str) or not LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidRequest(f"limit must be an integer from 1 to {MAX_PAGE}", "limit")
     start = query.get("next")
     if start is not None:
@@ -183,13 +214,16 @@ def _json_body(event: dict[str, Any]) -> Any:
     if raw is None or raw == "":
         raise InvalidRequest("a JSON body is required", "body")
     if event.get("isBase64Encoded"):
-        import base64
-
-        raw = base64.b64decode(raw).decode("utf-8", "replace")
+        try:
+            raw = base64.b64decode(raw, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidRequest("the body is not base64-encoded UTF-8", "body") from None
     try:
         return json.loads(raw)
     except ValueError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}", "body") from None
+    except RecursionError:
+        raise InvalidRequest("the body is not valid JSON: nested too deeply", "body") from None
 
 
 def handle(deps: ApiDeps, event: dict[str, Any]) -> dict[str, Any]:

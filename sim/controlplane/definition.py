@@ -4,7 +4,6 @@ target's input transformer; nothing here branches on the action."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .flow import MAX_TASK_RETRIES
@@ -16,11 +15,14 @@ TRANSIENT_LAMBDA_ERRORS = [
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.TooManyRequestsException",
 ]
-#: The TFC client's own "retries ran out" error: worth another try a little later.
-TRANSIENT_TASK_ERRORS = TRANSIENT_LAMBDA_ERRORS + ["TFCUnavailable"]
+#: The TFC client's own "retries ran out" error, and the control plane's for AWS calls
+#: (DynamoDB, Secrets Manager) that kept failing transiently: worth another try later.
+TRANSIENT_TASK_ERRORS = TRANSIENT_LAMBDA_ERRORS + ["TFCUnavailable", "AwsUnavailable"]
 
 
-def _task(function_arn: str, payload: Any, result_selector: dict | None, result_path: str, next_state: str) -> dict:
+def _task(
+    function_arn: str, payload: Any, result_selector: dict[str, Any] | None, result_path: str, next_state: str
+) -> dict[str, Any]:
     state: dict[str, Any] = {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke",
@@ -76,7 +78,15 @@ def definition(trigger_arn: str, check_arn: str, finalize_arn: str, flow_dlq_url
         "Comment": "tenant-sim: Trigger -> Wait -> Check (loop) -> Finalize; one definition for create, update and delete",
         "StartAt": "Init",
         "States": {
-            "Init": {"Type": "Pass", "Result": {"count": 0}, "ResultPath": "$.poll", "Next": "Trigger"},
+            # The state every task reads: the event's detail, the flow's constants, the poll
+            # count, and this execution's ARN (the context object), which Trigger writes on
+            # the row to claim the request and Finalize to record who ended it.
+            "Init": {
+                "Type": "Pass",
+                "Parameters": {"detail.$": "$.detail", "flow.$": "$.flow", "poll": {"count": 0}, "execution.$": "$$.Execution.Id"},
+                "ResultPath": "$",
+                "Next": "Trigger",
+            },
             "Trigger": trigger,
             "Wait": {"Type": "Wait", "SecondsPath": "$.flow.wait_seconds", "Next": "Check"},
             "Check": check,
@@ -99,6 +109,3 @@ def definition(trigger_arn: str, check_arn: str, finalize_arn: str, flow_dlq_url
         },
     }
 
-
-def definition_json(trigger_arn: str, check_arn: str, finalize_arn: str, flow_dlq_url: str) -> str:
-    return json.dumps(definition(trigger_arn, check_arn, finalize_arn, flow_dlq_url), indent=2, sort_keys=True)

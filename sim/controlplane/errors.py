@@ -36,6 +36,26 @@ class FlowSuperseded(TenantConflict):
 
 
 class EventNotAccepted(ControlPlaneError):
-    """EventBridge did not take the event after retries; the write was rolled back."""
+    """PutEvents never acknowledged the event after resends (the API then rolls the request
+    back if no flow took it up, and answers :class:`EventNotDelivered`)."""
 
     status = 503
+
+
+class AwsUnavailable(ControlPlaneError):
+    """An AWS call kept failing in a way that may be transient (no answer, a 5xx, throttling)
+    and the control plane could not tell whether it took effect; retrying is safe."""
+
+    status = 503
+
+
+class EventNotDelivered(AwsUnavailable):
+    """PutEvents never gave an answer that the event was put, and the request was rolled back
+    before any flow took it up: nothing was changed and nothing will be provisioned."""
+
+
+class MalformedRow(ControlPlaneError):
+    """A tenant's stored row cannot be read (an unknown status, a missing field): only an
+    operator can repair it. Listings and the decommission skip such rows and report them."""
+
+    status = 500

@@ -11,7 +11,7 @@ DEFAULT_WAIT_SECONDS = 120
 #: 96 polls of 120 s = 3.2 h, far below the ~2,770 polls the history allows.
 DEFAULT_POLL_BUDGET = 96
 HISTORY_LIMIT = 25_000
-EVENTS_PER_POLL = 9  # Wait 2 + Check via lambda:invoke 5 + Choice 2 (aws-semantics.md 2.4)
+EVENTS_PER_POLL = 9  # Wait 2 + Check via lambda:invoke 5 + Choice 2 (history events, as Step Functions writes them)
 EVENTS_PER_RETRY = 3  # TaskScheduled, TaskStarted, TaskFailed
 EVENTS_OVERHEAD = 20  # start, Init, Trigger, Finalize, end (14 measured) with margin
 MAX_TASK_RETRIES = 6  # per Task state, from the definition's Retry blocks
@@ -33,7 +33,7 @@ class FlowConstants(BaseModel):
             action=action,
             destroy=action is Action.DELETE,
             success_status=action.success_status,
-            event_name=f"tenant.{action.value}d",  # tenant.created / .updated / .deleted
+            event_name=action.success_event,
             wait_seconds=wait_seconds,
             poll_budget=poll_budget,
         )

@@ -13,6 +13,7 @@ import contextvars
 import json
 import logging
 import os
+import random
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -21,10 +22,15 @@ from datetime import date, datetime, timezone
 from typing import Any, Protocol
 
 import httpx
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .api import ApiDeps, handle, utc_now
-from .config import Settings
+from .aws import describe, transient
+from .errors import AwsUnavailable
+from .config import ControlPlaneSettings
 from .decommission import decommission
+from .metrics import MALFORMED_ROWS, Metric, stdout_metric
+from .operations import QUEUES, OpsDeps, reconcile, redrive
 from .steps import StepDeps, check, finalize, trigger
 from .tenants import TenantStore
 from .tfc_client import TFCClient
@@ -35,7 +41,8 @@ log = logging.getLogger(__name__)
 class Platform(Protocol):
     """Where a handler runs: its environment, clients, network and clock."""
 
-    environ: Mapping[str, str]
+    @property
+    def environ(self) -> Mapping[str, str]: ...
 
     def client(self, service: str) -> Any: ...
     def tfc_transport(self) -> httpx.BaseTransport | None: ...
@@ -69,6 +76,25 @@ class AwsPlatform:
 
 _default = AwsPlatform()
 _platform: contextvars.ContextVar[Platform | None] = contextvars.ContextVar("tenant_sim_platform", default=None)
+#: The Lambda context of the invocation running on this thread (per invocation, unlike the
+#: warm container's clients: a simulator may interleave invocations of one function).
+_context: contextvars.ContextVar[Any] = contextvars.ContextVar("tenant_sim_lambda_context", default=None)
+
+
+@contextmanager
+def _invocation(context: Any) -> Iterator[None]:
+    token = _context.set(context)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds the running invocation has left (``context.get_remaining_time_in_millis``),
+    or None outside an invocation."""
+    remaining = getattr(_context.get(), "get_remaining_time_in_millis", None)
+    return None if remaining is None else float(remaining()) / 1000.0
 
 
 @contextmanager
@@ -112,9 +138,21 @@ def _step_deps(platform: Platform) -> StepDeps:
     return deps
 
 
+def _metric(platform: Platform) -> Metric:
+    """Where a handler's metrics go: the platform's sink if it has one (a simulator), else
+    EMF on standard output (Lambda)."""
+    sink: Metric | None = getattr(platform, "metric", None)
+    return sink if sink is not None else stdout_metric(platform.environ.get("AWS_LAMBDA_FUNCTION_NAME", "tenant-sim"))
+
+
+def _store(platform: Platform, settings: ControlPlaneSettings) -> TenantStore:
+    metric = _metric(platform)
+    return TenantStore(platform.client("dynamodb"), settings.table, on_malformed=lambda code, why: metric(MALFORMED_ROWS, 1))
+
+
 def _build_api_deps(platform: Platform) -> ApiDeps:
-    settings = Settings.from_env(platform.environ)
-    store = TenantStore(platform.client("dynamodb"), settings.table)
+    settings = ControlPlaneSettings.from_env(platform.environ)
+    store = _store(platform, settings)
     deps = ApiDeps(settings=settings, store=store, events=platform.client("events"), now=_iso(platform))
     new_id = getattr(platform, "new_id", None)  # a simulator's seeded ids; uuid4 otherwise
     if new_id is not None:
@@ -123,16 +161,16 @@ def _build_api_deps(platform: Platform) -> ApiDeps:
 
 
 def _build_step_deps(platform: Platform) -> StepDeps:
-    settings = Settings.from_env(platform.environ)
-    store = TenantStore(platform.client("dynamodb"), settings.table)
+    settings = ControlPlaneSettings.from_env(platform.environ)
+    store = _store(platform, settings)
     client: list[TFCClient] = []
 
     def tfc() -> TFCClient:
         # Built on first use: reading the token is a Secrets Manager call the Check
         # step would otherwise pay on every poll for nothing.
         if not client:
-            secret = platform.client("secretsmanager").get_secret_value(SecretId=settings.tfc_secret_id)
-            token = _token_from_secret(secret["SecretString"])
+            secret = _read_secret(platform.client("secretsmanager"), settings.tfc_secret_id)
+            token = _token_from_secret(secret)
             client.append(
                 TFCClient(
                     settings.tfc_address,
@@ -140,11 +178,43 @@ def _build_step_deps(platform: Platform) -> StepDeps:
                     settings.tfc_organization,
                     transport=platform.tfc_transport(),
                     sleep=platform.sleep,
+                    time_left=time_left,
+                    # Jitter: a simulator's seeded stream, else the system's entropy.
+                    rng=getattr(platform, "random", None) or random.Random(),
+                    now=platform.now,
                 )
             )
         return client[0]
 
     return StepDeps(settings=settings, store=store, tfc=tfc, sns=platform.client("sns"), now=_iso(platform))
+
+
+_warm_ops: weakref.WeakKeyDictionary[Any, OpsDeps] = weakref.WeakKeyDictionary()
+
+
+def _ops_deps(platform: Platform) -> OpsDeps:
+    deps = _warm_ops.get(platform)
+    if deps is None:
+        deps = _warm_ops[platform] = OpsDeps(
+            api=_build_api_deps(platform), sqs=platform.client("sqs"), sfn=platform.client("stepfunctions"),
+            sns=platform.client("sns"), metric=_metric(platform), now=platform.now,
+        )
+    return deps
+
+
+def _read_secret(secretsmanager: Any, secret_id: str, attempts: int = 4) -> str:
+    """The secret's string, read again while the read fails transiently (a read is safe to
+    repeat); then :class:`AwsUnavailable`, which the flow's Retry waits out."""
+    last: BaseException | None = None
+    for _ in range(attempts):
+        try:
+            value: str = secretsmanager.get_secret_value(SecretId=secret_id)["SecretString"]
+            return value
+        except (ClientError, BotoCoreError) as exc:
+            if not transient(exc):
+                raise
+            last = exc
+    raise AwsUnavailable(f"Secrets Manager did not answer GetSecretValue ({describe(last) if last else 'no attempt'}); retry")
 
 
 def _token_from_secret(secret: str) -> str:
@@ -153,9 +223,8 @@ def _token_from_secret(secret: str) -> str:
         parsed = json.loads(secret)
     except ValueError:
         return secret
-    if isinstance(parsed, dict) and isinstance(parsed.get("token"), str):
-        return parsed["token"]
-    return secret
+    token = parsed.get("token") if isinstance(parsed, dict) else None
+    return token if isinstance(token, str) else secret
 
 
 # ---------------------------------------------------------------------- entry points
@@ -164,15 +233,18 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def trigger_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return trigger(_step_deps(_current()), event)
+    with _invocation(context):
+        return trigger(_step_deps(_current()), event)
 
 
 def check_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return check(_step_deps(_current()), event)
+    with _invocation(context):
+        return check(_step_deps(_current()), event)
 
 
 def finalize_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return finalize(_step_deps(_current()), event)
+    with _invocation(context):
+        return finalize(_step_deps(_current()), event)
 
 
 def decommission_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -186,3 +258,21 @@ def decommission_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = decommission(_api_deps(platform), today)
     log.info("decommission %s: %s", today, report.as_dict())
     return {"date": date.isoformat(today), **report.as_dict()}
+
+
+def reconcile_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Invoked by its schedule: ends tenants left in progress with no live execution."""
+    return reconcile(_ops_deps(_current())).as_dict()
+
+
+def redrive_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Invoked by an operator: ``{"queues": ["dlq", "flow_dlq"], "max_messages": 100}``
+    (both queues, 100 messages, by default)."""
+    event = event if isinstance(event, dict) else {}
+    queues = event.get("queues") or list(QUEUES)
+    if not isinstance(queues, list) or not set(queues) <= set(QUEUES):
+        raise ValueError(f"queues must be a list of {', '.join(QUEUES)}")
+    limit = event.get("max_messages", 100)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
+        raise ValueError("max_messages must be an integer from 1 to 10000")
+    return redrive(_ops_deps(_current()), tuple(queues), limit).as_dict()

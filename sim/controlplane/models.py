@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InvalidRequest, InvalidTenantCode
 from .statuses import Action, TenantStatus
 
-TENANT_CODE = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*$")
-VARIABLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+#: Names are checked with ``fullmatch``: ``re.match`` with ``$`` accepts a trailing newline
+#: (``$`` matches before a final ``\n``), and ``"abc\n"`` is not a tenant code.
+TENANT_CODE = re.compile(r"[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*")
+VARIABLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 MAX_VARIABLES = 100
 MAX_VALUE_LENGTH = 4096
 #: Variables the control plane sets itself; a request may not override them.
@@ -25,7 +27,7 @@ def validate_tenant_code(code: Any) -> str:
         raise InvalidTenantCode("tenant_code must be a string", "tenant_code")
     if not 3 <= len(code) <= 32:
         raise InvalidTenantCode("tenant_code must be 3 to 32 characters long", "tenant_code")
-    if not TENANT_CODE.match(code):
+    if not TENANT_CODE.fullmatch(code):
         raise InvalidTenantCode(
             "tenant_code must be lowercase letters, digits and single hyphens, starting with a letter "
             "and not ending with a hyphen",
@@ -34,18 +36,45 @@ def validate_tenant_code(code: Any) -> str:
     return code
 
 
+#: A date is exactly ``YYYY-MM-DD`` in ASCII digits (``date.fromisoformat`` alone also takes
+#: ``20270101``, ``2027-W01-1`` and, through ``int``, other scripts' digits).
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def is_text(value: str) -> bool:
+    """Encodable as UTF-8: JSON's ``\\ud800`` escapes decode to lone surrogates, which no AWS
+    service (nor TFC) can store."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def parse_date(value: Any) -> date:
+    if not isinstance(value, str) or not DATE.fullmatch(value):
+        raise ValueError("must be a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a date YYYY-MM-DD that exists") from None
+
+
 def _check_variables(value: dict[str, str] | None) -> dict[str, str] | None:
     if value is None:
         return None
     if len(value) > MAX_VARIABLES:
         raise ValueError(f"at most {MAX_VARIABLES} variables")
     for key, val in value.items():
-        if not VARIABLE_KEY.match(key):
-            raise ValueError(f"variable name {key!r} must match {VARIABLE_KEY.pattern}")
+        if not VARIABLE_KEY.fullmatch(key):
+            shown = key if is_text(key) else key.encode("utf-8", "backslashreplace").decode("ascii")
+            raise ValueError(f"variable name {shown[:64]!r} must match {VARIABLE_KEY.pattern}")
         if key in RESERVED_VARIABLES:
             raise ValueError(f"variable {key!r} is set by the control plane")
         if len(val) > MAX_VALUE_LENGTH:
             raise ValueError(f"variable {key!r} is longer than {MAX_VALUE_LENGTH} characters")
+        if not is_text(val):
+            raise ValueError(f"variable {key!r} is not valid Unicode text (a lone surrogate)")
     return value
 
 
@@ -54,7 +83,7 @@ class _Body(BaseModel):
     # strict: "3" is not a date and 5 is not a string; the before-validators parse dates.
 
     @classmethod
-    def parse(cls, data: Any):
+    def parse(cls, data: Any) -> Self:
         if not isinstance(data, dict):
             raise InvalidRequest("the body must be a JSON object", "body")
         try:
@@ -62,6 +91,9 @@ class _Body(BaseModel):
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "body"
+            if not is_text(field):  # an unknown member named with a lone surrogate
+                field = field.encode("utf-8", "backslashreplace").decode("ascii")
+            field = field[:200]
             msg = first["msg"].removeprefix("Value error, ")
             raise InvalidRequest(f"{field}: {msg}", field) from None
 
@@ -84,9 +116,7 @@ class CreateTenantRequest(_Body):
     @field_validator("decommission_date", mode="before")
     @classmethod
     def _date(cls, v: Any) -> Any:
-        if not isinstance(v, str):
-            raise ValueError("must be a date string YYYY-MM-DD")
-        return date.fromisoformat(v)
+        return parse_date(v)
 
 
 class UpdateTenantRequest(_Body):
@@ -101,11 +131,7 @@ class UpdateTenantRequest(_Body):
     @field_validator("decommission_date", mode="before")
     @classmethod
     def _date(cls, v: Any) -> Any:
-        if v is None:
-            return None
-        if not isinstance(v, str):
-            raise ValueError("must be a date string YYYY-MM-DD")
-        return date.fromisoformat(v)
+        return None if v is None else parse_date(v)
 
 
 class TenantEvent(BaseModel):
@@ -138,6 +164,9 @@ class TenantRecord(BaseModel):
     run_id: str | None = None
     outputs: dict[str, Any] = Field(default_factory=dict)
     last_error: str | None = None
+    #: The Step Functions execution that took up ``request_id`` (set by Trigger's claim,
+    #: and by Finalize to the execution that recorded the end).
+    execution: str | None = None
     version: int = 1
 
     def public(self) -> dict[str, Any]:

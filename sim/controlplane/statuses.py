@@ -1,5 +1,6 @@
-"""The tenant lifecycle: statuses and legal transitions, the one source of truth used by
-the handlers, the simulator, the scenario schema and the property tests' oracle."""
+"""The tenant lifecycle: statuses, actions, and from which status each action may start. The
+one source of truth used by the handlers and the simulator; the legal transitions are derived
+from it. (The property tests' oracle states the rules again, independently, to check them.)"""
 
 from __future__ import annotations
 
@@ -36,13 +37,31 @@ class Action(StrEnum):
     def success_status(self) -> TenantStatus:
         return TenantStatus.DELETED if self is Action.DELETE else TenantStatus.READY
 
+    @property
+    def detail_type(self) -> str:
+        """The ``DetailType`` of this action's event on its bus (``tenant.create`` ...)."""
+        return f"tenant.{self.value}"
 
-IN_PROGRESS = frozenset({TenantStatus.CREATING, TenantStatus.UPDATING, TenantStatus.DELETING})
+    @property
+    def success_event(self) -> str:
+        """The lifecycle event a successful flow publishes (``tenant.created`` ...)."""
+        return f"tenant.{self.value}d"
+
+    @property
+    def failure_event(self) -> str:
+        """The lifecycle event a failed flow publishes (``tenant.create_failed`` ...)."""
+        return f"tenant.{self.value}_failed"
+
+
 _IN_PROGRESS_OF = {
     Action.CREATE: TenantStatus.CREATING,
     Action.UPDATE: TenantStatus.UPDATING,
     Action.DELETE: TenantStatus.DELETING,
 }
+#: A flow is running; StrEnum members compare and hash as their values, so ``"creating" in IN_PROGRESS``.
+IN_PROGRESS: frozenset[TenantStatus] = frozenset(_IN_PROGRESS_OF.values())
+#: Where a flow ends.
+TERMINAL: frozenset[TenantStatus] = frozenset(TenantStatus) - IN_PROGRESS
 
 #: From which statuses (``None`` = no row) each action may start a flow.
 ACTION_ALLOWED_FROM: dict[Action, frozenset[TenantStatus | None]] = {
@@ -51,17 +70,16 @@ ACTION_ALLOWED_FROM: dict[Action, frozenset[TenantStatus | None]] = {
     Action.DELETE: frozenset({TenantStatus.READY, TenantStatus.FAILED}),
 }
 
-#: Every legal move of a tenant's status.
-LEGAL_TRANSITIONS: dict[TenantStatus | None, frozenset[TenantStatus]] = {
-    None: frozenset({TenantStatus.CREATING}),
-    TenantStatus.CREATING: frozenset({TenantStatus.READY, TenantStatus.FAILED}),
-    TenantStatus.UPDATING: frozenset({TenantStatus.READY, TenantStatus.FAILED}),
-    TenantStatus.DELETING: frozenset({TenantStatus.DELETED, TenantStatus.FAILED}),
-    TenantStatus.READY: frozenset({TenantStatus.UPDATING, TenantStatus.DELETING}),
-    TenantStatus.FAILED: frozenset({TenantStatus.UPDATING, TenantStatus.DELETING}),
-    TenantStatus.DELETED: frozenset({TenantStatus.CREATING}),
-}
+
+def _legal_transitions() -> dict[TenantStatus | None, frozenset[TenantStatus]]:
+    moves: dict[TenantStatus | None, set[TenantStatus]] = {None: set(), **{s: set() for s in TenantStatus}}
+    for action, sources in ACTION_ALLOWED_FROM.items():
+        for source in sources:
+            moves[source].add(action.in_progress_status)  # a flow starts
+        moves[action.in_progress_status] |= {action.success_status, TenantStatus.FAILED}  # and ends
+    return {k: frozenset(v) for k, v in moves.items()}
 
 
-def is_legal(before: TenantStatus | None, after: TenantStatus) -> bool:
-    return after in LEGAL_TRANSITIONS[before]
+#: Every legal move of a tenant's status: a flow starts where its action is allowed, and ends
+#: in its action's success status or ``failed``.
+LEGAL_TRANSITIONS: dict[TenantStatus | None, frozenset[TenantStatus]] = _legal_transitions()

@@ -14,19 +14,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .config import Settings
+from .config import ControlPlaneSettings
 from .errors import FlowSuperseded
 from .flow import FlowConstants
 from .models import TenantEvent
 from .statuses import TenantStatus
 from .tenants import TenantStore
-from .tfc_client import RunState, TFCClient, VariableSpec
+from .tfc_client import RunState, TFCClient, TFCError, VariableSpec
 
 log = logging.getLogger(__name__)
-
-
-class StaleRequest(Exception):
-    """The tenant row has moved on to another request: this execution must not act."""
 
 
 class ExecutionState(BaseModel):
@@ -39,11 +35,18 @@ class ExecutionState(BaseModel):
     run: dict[str, Any] | None = None
     poll: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    #: This execution's ARN (``$$.Execution.Id``, put in the state by Init).
+    execution: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """Who acts for the request: the execution, or (a direct call) the request itself."""
+        return self.execution or f"request {self.detail.request_id}"
 
 
 @dataclass
 class StepDeps:
-    settings: Settings
+    settings: ControlPlaneSettings
     store: TenantStore
     tfc: Callable[[], TFCClient]  # built lazily: reading the token costs a Secrets Manager call
     sns: Any
@@ -55,13 +58,13 @@ def _marker(request_id: str) -> str:
 
 
 def trigger(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
-    """Ensure the workspace, upsert the variables, start the run. Safe to run twice for
-    one request: a run already started for it is found (by its message) and reused."""
+    """Claim the request, ensure the workspace, upsert the variables, start the run. Safe
+    to run twice for one request: a run already started for it is found (by its message)
+    and reused. A request whose row is gone or has moved on (rolled back by the API, or
+    superseded) is refused before anything is provisioned."""
     state = ExecutionState.model_validate(payload)
     ev = state.detail
-    row = deps.store.get(ev.tenant_code)
-    if row is None or row.request_id != ev.request_id:
-        raise StaleRequest(f"tenant {ev.tenant_code!r} is no longer on request {ev.request_id}")
+    row = deps.store.claim(ev.tenant_code, ev.request_id, state.owner)
     tfc = deps.tfc()
     ws_id = tfc.ensure_workspace(deps.settings.workspace_name(ev.tenant_code))
     if row.run_id:
@@ -110,7 +113,11 @@ def finalize(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
     else:
         status = TenantStatus.FAILED
         reason = f"poll budget exhausted: run {run.get('run_id')} still {poll.get('status')} after {poll.get('count')} polls"
-    update: dict[str, Any] = {"status": status, "last_error": reason, "updated_at": deps.now()}
+        # The run is given up on: stop it, or it holds the workspace's queue and every later
+        # run of this tenant waits behind it. What was done goes into the reason.
+        stopped = _abandon(deps, run.get("run_id"), f"tenant-sim: poll budget exhausted for request {ev.request_id}")
+        reason = f"{reason}; {stopped}"
+    update: dict[str, Any] = {"status": status, "last_error": reason, "updated_at": deps.now(), "execution": state.owner}
     if status is TenantStatus.READY:
         update["outputs"] = outputs
     if status is TenantStatus.DELETED:
@@ -118,10 +125,18 @@ def finalize(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
     try:
         deps.store.update_flow(ev.tenant_code, ev.request_id, update)
     except FlowSuperseded:
-        log.warning("tenant %s: request %s superseded; nothing recorded", ev.tenant_code, ev.request_id)
-        return {"status": "superseded"}
+        row = deps.store.get(ev.tenant_code)
+        if row is None or row.request_id != ev.request_id or row.execution != state.owner or row.status.in_progress:
+            # Rolled back by the API (which answered 503), taken over by another execution
+            # of the same request, or superseded: not this execution's to record.
+            log.warning("tenant %s: request %s superseded; nothing recorded", ev.tenant_code, ev.request_id)
+            return {"status": "superseded"}
+        # This execution recorded the end already (a retry after a lost answer, or after
+        # the publish failed): publish again. SNS standard topics deliver at least once, so
+        # subscribers already deduplicate by request id.
+        status, reason = row.status, row.last_error
     message = {
-        "event": flow.event_name if status is not TenantStatus.FAILED else f"tenant.{flow.action.value}_failed",
+        "event": flow.event_name if status is not TenantStatus.FAILED else flow.action.failure_event,
         "tenant_code": ev.tenant_code,
         "request_id": ev.request_id,
         "status": status.value,
@@ -134,6 +149,15 @@ def finalize(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
             MessageAttributes={"event": {"DataType": "String", "StringValue": message["event"]}},
         )
     return {"status": status.value}
+
+
+def _abandon(deps: StepDeps, run_id: Any, comment: str) -> str:
+    if not isinstance(run_id, str) or not run_id:
+        return "no run to stop"
+    try:
+        return deps.tfc().abandon(run_id, comment)
+    except TFCError as exc:  # recorded, not raised: the flow's end must be recorded anyway
+        return f"run {run_id} could not be stopped: {type(exc).__name__}: {exc}"[:300]
 
 
 def _error_text(error: dict[str, Any]) -> str:

@@ -15,8 +15,20 @@ class ScenarioError(ValueError):
     """A scenario file that cannot be used, with where and why."""
 
 
+#: The largest scenario file read (the library's are a few kB).
+MAX_SCENARIO_BYTES = 1024 * 1024
+
+
 class _LineLoader(yaml.SafeLoader):
-    """Keeps the line of every mapping key and sequence item."""
+    """Keeps the line of every mapping key and sequence item, and refuses aliases: a few
+    nested aliases expand to billions of nodes ("billion laughs"), and a scenario never
+    needs one."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in scenario files", mark)
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
@@ -75,12 +87,16 @@ def _plain(value: Any) -> Any:
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    if len(text) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"{source}: larger than {MAX_SCENARIO_BYTES} bytes; a scenario file is a few kB")
     try:
         doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         raise ScenarioError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise ScenarioError(f"{source}: nested too deeply") from None
     if not isinstance(doc, dict):
         raise ScenarioError(f"{source}:1: a scenario is a mapping (name, steps, expect, ...)")
     try:
@@ -100,7 +116,11 @@ def load_scenario(path: str | Path) -> tuple[Scenario, str]:
     """The scenario and its text (the text goes into the trace, for replay)."""
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{path}: larger than {MAX_SCENARIO_BYTES} bytes; a scenario file is a few kB")
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not UTF-8 text") from None
     return parse_scenario(text, str(path)), text

@@ -1,4 +1,5 @@
-"""What a scenario needs from an engine, and which engines have it (issue 5).
+"""What a scenario needs from an engine; which engines have it is declared once, in
+:mod:`sim.engines.features` (each need is a feature key there).
 
 A scenario may declare ``needs``; the rest is inferred from what it does. On an engine
 that lacks a need, the scenario is skipped with that reason, never silently passed.
@@ -6,22 +7,13 @@ that lacks a need, the scenario is skipped with that reason, never silently pass
 
 from __future__ import annotations
 
-from typing import get_args
+from sim.engines.features import feature
+from sim.engines.registry import engine as find_engine
 
-from .model import Need, Scenario
+from .model import Scenario
 
 #: Simulated seconds a scenario may span and still run in real time on a real engine.
 REAL_TIME_LIMIT = 600.0
-
-ENGINES = ("embedded", "ministack", "localstack")
-
-#: What each engine offers (see the README's feature table for the evidence).
-FEATURES: dict[str, frozenset[str]] = {
-    "embedded": frozenset(get_args(Need)),
-    # The fake TFC is ours on every engine, so its faults are available everywhere.
-    "ministack": frozenset({"tfc_faults"}),
-    "localstack": frozenset({"tfc_faults"}),
-}
 
 WHY: dict[str, str] = {
     "simulated_clock": "needs the simulated clock (its simulated span would take that long in real time)",
@@ -33,10 +25,10 @@ WHY: dict[str, str] = {
 
 
 def required(sc: Scenario) -> set[str]:
-    needs = set(sc.needs)
+    needs: set[str] = set(sc.needs)
     span = max((s.at for s in sc.steps), default=0.0) + sc.settings.run_for
-    if span > REAL_TIME_LIMIT or sc.settings.wait_seconds > 60:
-        needs.add("simulated_clock")
+    if span > REAL_TIME_LIMIT or sc.settings.wait_seconds > 60 or sc.settings.task_timeout is not None:
+        needs.add("simulated_clock")  # task_timeout: a real engine deploys its own definition
     if sc.expect.dlq:
         needs.add("dlq")
     for step in sc.steps:
@@ -51,13 +43,14 @@ def required(sc: Scenario) -> set[str]:
             needs.add("dlq")
         if f.tfc is not None:
             needs.add("tfc_faults")
-        if f.dynamodb_conflict is not None:
-            needs.add("simulated_clock")  # the conflict is timed by the embedded recorder
+        if f.dynamodb_conflict is not None or f.aws is not None or f.malformed_row is not None:
+            # Timed by the embedded recorder, or injected at the embedded engine's own seams
+            # (the control plane's AWS clients, its DynamoDB): the embedded engine's only.
+            needs.add("simulated_clock")
     return needs
 
 
 def unmet(sc: Scenario, engine: str) -> list[str]:
     """Why ``engine`` cannot run ``sc`` (empty: it can)."""
-    if engine not in FEATURES:
-        raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
-    return [WHY[n] for n in sorted(required(sc) - FEATURES[engine])]
+    find_engine(engine)  # refuses an unknown engine, naming the choices
+    return [WHY[n] for n in sorted(required(sc)) if not feature(n).cell(engine).available]

@@ -1,7 +1,8 @@
 """Contract: the raw JSON:API shapes and rules of TFC's API v2, with plain httpx against
 the fake in-process on a virtual clock (time moves only through ``clock.advance``).
 
-References are to /work/shared/reference/tfc-api.md.
+References are to TFC's API v2 documentation (workspaces, variables, runs, run
+actions, state versions and their outputs).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import httpx
 from fake_tfc import FakeTFC, Outcome, OutputSpec, RunBehaviour, RunScript, RunStatus, Token, TokenKind, VirtualClock
 from fake_tfc import create_app
 from fake_tfc.transport import SyncASGITransport
-from tests.conftest import JSONAPI, ORG
+from fake_tfc.behaviour import DEFAULT_OUTPUTS
+from tests.conftest import JSONAPI, ORG, TOKEN
 
 API = "/api/v2"
 WS_DATA_KEYS = {"id", "type", "attributes", "relationships", "links"}
@@ -294,6 +296,33 @@ def test_missing_name_is_422_pointing_at_name(client):
     assert err["source"] == {"pointer": "/data/attributes/name"}
     err = error_of(client.post(f"{API}/organizations/{ORG}/workspaces", json=ws_body("bad name!")), 422)
     assert err["source"] == {"pointer": "/data/attributes/name"}
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ["evil\n", "evil\r\n", "\nevil", "a" * 91, "ünï", "a b", ""])
+def test_a_workspace_name_outside_tfcs_rules_is_422_and_creates_nothing(fake, client, name):
+    """TFC: workspace names "can only include letters, numbers, -, and _" (90 at most). A
+    trailing newline is not allowed either (``re.match`` with ``$`` would let it through)."""
+    err = error_of(client.post(f"{API}/organizations/{ORG}/workspaces", json=ws_body(name)), 422)
+    assert err["source"] == {"pointer": "/data/attributes/name"}
+    assert fake.workspaces == {}
+
+
+@pytest.mark.parametrize(
+    "key, category",
+    [("k\n", "terraform"), ("k\n", "env"), ("1k", "terraform"), ("a-b", "env"), ("k k", "terraform"), ("ключ", "env"), ("k" * 129, "terraform")],
+)
+def test_a_variable_key_outside_the_naming_rules_is_422(fake, client, key, category):
+    """Terraform variables are named by identifiers; environment variables by POSIX names."""
+    ws = create_ws(client, "keys")
+    body = {"data": {"type": "vars", "attributes": {"key": key, "value": "v", "category": category}}}
+    err = error_of(client.post(f"{API}/workspaces/{ws['id']}/vars", json=body), 422)
+    assert err["source"] == {"pointer": "/data/attributes/key"}
+    assert fake.workspaces[ws["id"]].variables == {}
+    ok = {"data": {"type": "vars", "attributes": {"key": "tf-name_1" if category == "terraform" else "ENV_1", "value": "v", "category": category}}}
+    assert client.post(f"{API}/workspaces/{ws['id']}/vars", json=ok).status_code == 201
 
 
 def test_unknown_relationship_is_422(client):
@@ -727,6 +756,29 @@ def test_outputs_answer_503_while_processing_then_200(client, clock):
     sv = client.get(f"{API}/workspaces/{ws['id']}/current-state-version").json()["data"]
     assert sv["attributes"]["resources-processed"] is True
     assert sv["relationships"]["run"]["data"]["id"] == run["id"]
+
+
+def test_the_default_sensitive_output_cannot_be_derived_from_the_public_ones(fake, client, clock):
+    """admin_password is keyed by a secret the fake draws at random and never shows: not a
+    function of the workspace id or of the public tenant_id, so two fakes with the same seed
+    and the same workspace give different passwords, and re-applying keeps it."""
+    import hashlib
+
+    ws, _ = applied(client, clock, "derive")
+    clock.advance(OUTPUT_DELAY)
+    outs = {o["attributes"]["name"]: o for o in client.get(f"{API}/workspaces/{ws['id']}/current-state-version-outputs").json()["data"]}
+    password = client.get(f"{API}/state-version-outputs/{outs['admin_password']['id']}").json()["data"]["attributes"]["value"]
+    public = outs["tenant_id"]["attributes"]["value"]
+    uid = hashlib.sha256(ws["id"].encode()).hexdigest()
+    assert public.removeprefix("tnt-") in uid and uid[:12] not in password and public not in password
+    assert password in fake.sensitive_values
+    other = FakeTFC(VirtualClock(), tokens=[TOKEN], organizations=[ORG], seed=fake.seed)
+    from fake_tfc.state import render_outputs
+
+    again = dict((n, v) for n, v, _ in render_outputs(DEFAULT_OUTPUTS, {}, "tenant-derive", ws["id"], other.secret_key))
+    assert again["admin_password"] != password
+    same = dict((n, v) for n, v, _ in render_outputs(DEFAULT_OUTPUTS, {}, "tenant-derive", ws["id"], fake.secret_key))
+    assert same["admin_password"] == password
 
 
 def test_outputs_are_paginated(fake, client, clock):

@@ -2,7 +2,7 @@
 
 Every test talks to ``served_fake`` over a real loopback socket (uvicorn, wall clock,
 fast stage durations, TFC's rate limit on). References are to
-/work/shared/reference/tfc-api.md.
+TFC's API v2 documentation.
 """
 
 from __future__ import annotations

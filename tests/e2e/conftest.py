@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from sim.embedded.environment import EmbeddedBackend, EmbeddedConfig
+from sim.controlplane.statuses import TERMINAL
+from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig
 from tests.lifecycle_events import Lifecycle
 
 #: Simulated seconds a flow may take before a test calls it lost.
@@ -31,8 +32,7 @@ def create(env: EmbeddedBackend, code: str, variables: dict[str, str] | None = N
 
 def settle(env: EmbeddedBackend, code: str, max_seconds: float = FLOW_DEADLINE) -> dict[str, Any]:
     """Drive the clock until the tenant leaves its in-progress status; return its row."""
-    terminal = {"ready", "failed", "deleted"}
-    assert env.run_until(lambda: env.status(code) in terminal, max_seconds=max_seconds), (
+    assert env.run_until(lambda: env.status(code) in TERMINAL, max_seconds=max_seconds), (
         f"{code} still {env.status(code)} after {max_seconds}s simulated"
     )
     row = env.tenant(code)

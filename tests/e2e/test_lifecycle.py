@@ -1,6 +1,6 @@
 """End to end through the public REST API (API Gateway proxy events to the API
 function) and boto3 on the embedded backend: one test per bullet of the system
-description (../shared/SYSTEM.md section 1)."""
+description (docs/system.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from fake_tfc import Outcome, RunBehaviour, RunScript, RunStatus
 from sim.controlplane.statuses import Action
-from sim.embedded.faults import LambdaFault, LambdaFaultKind
+from sim.engines.embedded.faults import LambdaFault, LambdaFaultKind
 
 from .conftest import FLOW_DEADLINE, create, settle
 
@@ -153,7 +153,7 @@ def test_an_exhausted_poll_budget_ends_failed_with_that_reason(env):
 
 
 def test_throttled_lambda_is_retried_by_the_state_machine(env):
-    # aws-semantics.md 2.1: Lambda.TooManyRequestsException is retried by the Retry block.
+    # AWS Step Functions docs (handling Lambda errors): Lambda.TooManyRequestsException is retried by the Retry block.
     env.faults.lambdas.append(LambdaFault("trigger", LambdaFaultKind.THROTTLE, times=2))
     create(env, "acme")
     assert settle(env, "acme")["status"] == "ready"
@@ -172,7 +172,7 @@ def test_a_task_error_is_caught_and_recorded_as_failed(env, lifecycle):
 
 
 def test_a_redelivered_event_does_not_start_a_second_run(env):
-    # aws-semantics.md 1.6: execution names differ per attempt, so Trigger must be idempotent.
+    # EventBridge delivers at least once, each attempt a new execution name: Trigger must be idempotent.
     env.fake.set_script(RunScript(match="*", durations={"applying": 200.0}))
     create(env, "acme")
     env.clock.run_due()  # the first execution starts
@@ -197,7 +197,7 @@ def test_missing_state_machine_sends_the_event_to_the_dlq_with_its_attributes(en
     env.client("stepfunctions").delete_state_machine(stateMachineArn=env.stack.state_machine_arn(Action.CREATE))
     assert create(env, "acme").status == 202
     env.clock.run_due()
-    [msg] = env.dlq_messages()
+    [msg] = env.queue_messages("dlq")
     attrs = {k: v["StringValue"] for k, v in msg["MessageAttributes"].items()}
     assert attrs["ERROR_CODE"] == "NO_RESOURCE"
     assert attrs["RULE_ARN"].endswith(f"rule/{env.stack.flow(Action.CREATE).bus}/{env.stack.flow(Action.CREATE).rule}")
@@ -210,7 +210,7 @@ def test_missing_state_machine_sends_the_event_to_the_dlq_with_its_attributes(en
 
 
 def test_throttled_start_execution_is_retried_then_dead_lettered(env):
-    from sim.embedded.faults import StartExecutionFault
+    from sim.engines.embedded.faults import StartExecutionFault
 
     events = env.client("events")
     flow = env.stack.flow(Action.CREATE)
@@ -219,7 +219,7 @@ def test_throttled_start_execution_is_retried_then_dead_lettered(env):
     env.faults.start_execution.append(StartExecutionFault(flow.state_machine, "ExecutionLimitExceeded", times=-1))
     create(env, "acme")
     env.advance(3600)
-    [msg] = env.dlq_messages()
+    [msg] = env.queue_messages("dlq")
     attrs = {k: v["StringValue"] for k, v in msg["MessageAttributes"].items()}
     assert attrs["ERROR_CODE"] == "THROTTLING"
     assert attrs["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
@@ -228,13 +228,13 @@ def test_throttled_start_execution_is_retried_then_dead_lettered(env):
 
 
 def test_a_throttle_that_clears_is_retried_until_the_flow_runs(env):
-    from sim.embedded.faults import StartExecutionFault
+    from sim.engines.embedded.faults import StartExecutionFault
 
     env.faults.start_execution.append(StartExecutionFault(env.stack.flow(Action.CREATE).state_machine, times=2))
     create(env, "acme")
     assert settle(env, "acme")["status"] == "ready"
     assert [r.outcome for r in env.deliveries] == ["retry", "retry", "started"]
-    assert env.dlq_messages() == []
+    assert env.queue_messages("dlq") == []
 
 
 # ------------------------------------------------------------ decommission
@@ -297,7 +297,7 @@ def test_a_finalize_that_keeps_failing_leaves_the_flow_state_in_the_flow_dlq(env
     env.run_until(lambda: _executions(env, Action.CREATE)[0]["status"] != "RUNNING", max_seconds=FLOW_DEADLINE)
     [execution] = _executions(env, Action.CREATE)
     assert execution["status"] == "FAILED"
-    [msg] = env.dlq_messages("flow_dlq")
+    [msg] = env.queue_messages("flow_dlq")
     state = json.loads(msg["Body"])
     assert state["detail"]["tenant_code"] == "acme"
     assert state["finalize_error"]["Error"] == "ProvisionedThroughputExceeded"

@@ -16,16 +16,26 @@ from typing import Any
 
 import pytest
 
-from sim.remote.backend import RemoteBackend
-from sim.remote.ministack import MiniStack, MiniStackUnavailable
+from sim.engines.features import feature
+from sim.engines.remote.backend import RemoteBackend
+from sim.engines.remote.ministack import MiniStack, MiniStackUnavailable
 from tests.lifecycle_events import Lifecycle
 
 #: Wall-clock seconds measured by the fixtures and tests, printed at the end of the run.
 TIMINGS: dict[str, float] = {}
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "ministack: runs against MiniStack (started by the suite; real time)")
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A MiniStack test of a feature ``sim/engines/features.py`` declares unsupported there
+    is an expected failure, strict, with the declared reason."""
+    for item in items:
+        marker = item.get_closest_marker("feature")
+        if marker is None or item.get_closest_marker("ministack") is None:
+            continue
+        declared = feature(marker.args[0])
+        cell = declared.cell("ministack")
+        if not cell.available:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=f"MiniStack: {declared.title}: {cell.text()}"))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

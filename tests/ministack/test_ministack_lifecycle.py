@@ -5,19 +5,20 @@ input transformer, the ASL run by MiniStack's interpreter, the fake TFC on loopb
 Time is real: every wait is a condition with a deadline. What needs the simulated clock
 or an engine feature MiniStack lacks is skipped with the reason; a divergence from AWS
 that MiniStack shows is an ``xfail(strict=True)`` naming it (so an upgrade that fixes it
-is noticed). The feature table is ``sim/remote/README.md``.
+is noticed). What MiniStack lacks is declared in ``sim/engines/features.py``.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 import urllib.request
 
 import pytest
 
 from fake_tfc import FaultRule, Outcome, RunBehaviour
 from sim.controlplane.statuses import Action
-from sim.remote.backend import QUICK_RUNS, RemoteBackend, wait_for
+from sim.engines.remote.backend import QUICK_RUNS, RemoteBackend, wait_for
 
 from .conftest import Lifecycle, Stopwatch
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.ministack
 FLOW_TIMEOUT = 45.0
 
 
-def create(env: RemoteBackend, code: str, variables: dict[str, str] | None = None, decommission_date: str = "2027-01-01"):
+def create(env: RemoteBackend, code: str, variables: dict[str, str] | None = None, decommission_date: str = "2099-01-01"):
     return env.api("POST", "/tenants", {"tenant_code": code, "variables": variables or {"tier": "gold"}, "decommission_date": decommission_date})
 
 
@@ -151,22 +152,21 @@ def test_a_task_error_is_caught_and_finalized_as_failed(env: RemoteBackend):
     assert len(failed) == 1  # not retried
 
 
-HANDLER_ERROR = (
-    "MiniStack's local Python executor reports every handler exception as errorType "
-    "Runtime.HandlerError (its worker sends only str(exc); lambda_svc._execute_function_warm), "
-    "so a Retry or Catch on the exception's class name never matches; AWS and LocalStack's "
-    "Docker executor report the class name"
-)
+# MiniStack's local Python executor reports every handler exception as errorType
+# Runtime.HandlerError (its worker sends only str(exc); lambda_svc._execute_function_warm), so a
+# Retry or Catch on the exception's class name never matches; AWS and LocalStack's Docker
+# executor report the class name. Declared in sim/engines/features.py ("retry_by_error_name"),
+# which makes these two expected failures on MiniStack (strict: an upgrade that fixes it shows).
 
 
-@pytest.mark.xfail(strict=True, reason=HANDLER_ERROR)
+@pytest.mark.feature("retry_by_error_name")
 def test_the_task_error_is_named_after_the_handlers_exception(env: RemoteBackend):
     d = execution_for(env, Action.CREATE, "caught")  # from the test above
     failed = [e for e in env.history(d["executionArn"]) if e["type"] == "TaskFailed"]
     assert [e["taskFailedEventDetails"]["error"] for e in failed] == ["TFCAuthError"]
 
 
-@pytest.mark.xfail(strict=True, reason=HANDLER_ERROR)
+@pytest.mark.feature("retry_by_error_name")
 def test_retry_matches_the_handlers_exception_name(env: RemoteBackend):
     # Six 503s with Retry-After: 0 exhaust the TFC client's own retries at once, so the
     # Trigger Lambda raises TFCUnavailable; the definition retries it 2 s later, and
@@ -198,7 +198,8 @@ def test_finalize_failing_for_good_leaves_the_flow_state_in_the_flow_dlq(env: Re
                     return True
             return False
 
-        assert wait_for(failed, timeout=FLOW_TIMEOUT), env.execution_summary()
+        # Finalize retries for 5 + 10 + 20 s of real time before the Catch: more than one flow's deadline.
+        assert wait_for(failed, timeout=FLOW_TIMEOUT + 60), env.execution_summary()
     finally:
         set_wait_scale(env, 1)
     d = env.client("stepfunctions").describe_execution(executionArn=arn_holder[0])
@@ -209,7 +210,7 @@ def test_finalize_failing_for_good_leaves_the_flow_state_in_the_flow_dlq(env: Re
     assert len(msgs) == 1, msgs
     body = json.loads(msgs[0]["Body"])
     assert body["detail"]["tenant_code"] == "lost"
-    # The error name is Runtime.HandlerError on MiniStack (see HANDLER_ERROR); the cause
+    # The error name is Runtime.HandlerError on MiniStack (see retry_by_error_name above); the cause
     # carries the handler's message.
     assert "HTTP 503" in body["finalize_error"]["Cause"]
     # Finalize never recorded an outcome: the tenant is left in its in-progress status.
@@ -219,13 +220,16 @@ def test_finalize_failing_for_good_leaves_the_flow_state_in_the_flow_dlq(env: Re
 def test_the_decommission_handler_deletes_tenants_past_their_date(env: RemoteBackend):
     # The daily cron rule fires on MiniStack's wall clock (03:00 UTC), so the handler is
     # invoked here the way the rule would, with the scheduled event's time.
-    create(env, "expired", decommission_date="2026-01-01")
+    # A past date is refused (400): the earliest is today, on the wall clock here.
+    today = datetime.now(timezone.utc).date()
+    create(env, "expired", decommission_date=today.isoformat())
     assert env.wait_for_status("expired", timeout=FLOW_TIMEOUT)["status"] == "ready"
-    event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-06-01T03:00:00Z", "detail": {}}
+    run_day = today + timedelta(days=1)
+    event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": f"{run_day.isoformat()}T03:00:00Z", "detail": {}}
     resp = env.client("lambda").invoke(FunctionName=env.stack.function_name("decommission"), Payload=json.dumps(event).encode())
     assert not resp.get("FunctionError"), resp["Payload"].read()
     report = json.loads(resp["Payload"].read())
-    assert report["date"] == "2026-06-01"
+    assert report["date"] == run_day.isoformat()
     assert "expired" in json.dumps(report)
     assert env.wait_for_status("expired", timeout=FLOW_TIMEOUT)["status"] == "deleted"
     assert "tenant-expired" not in env.workspace_names()
@@ -233,7 +237,7 @@ def test_the_decommission_handler_deletes_tenants_past_their_date(env: RemoteBac
 
 def test_api_errors_come_back_through_the_proxy_event(env: RemoteBackend):
     assert env.api("GET", "/tenants/nobody").status == 404
-    bad = env.api("POST", "/tenants", {"tenant_code": "Not Valid!", "variables": {}, "decommission_date": "2027-01-01"})
+    bad = env.api("POST", "/tenants", {"tenant_code": "Not Valid!", "variables": {}, "decommission_date": "2099-01-01"})
     assert bad.status == 400 and bad.body["field"] == "tenant_code"
     listed = env.api("GET", "/tenants", query={"limit": "100"})
     assert listed.status == 200 and "acme" in [t["tenant_code"] for t in listed.body["tenants"]]
@@ -241,34 +245,3 @@ def test_api_errors_come_back_through_the_proxy_event(env: RemoteBackend):
     assert create(env, "busy").status == 202
     busy = env.api("PATCH", "/tenants/busy", {"variables": {"tier": "bronze"}})
     assert busy.status == 409, busy.body
-
-
-# --------------------------------------------------------------------- not testable on MiniStack
-@pytest.mark.skip(reason="MiniStack has no EventBridge target DLQ: DeadLetterConfig is stored and ignored; a failed StartExecution is logged (eventbridge._invoke_target)")
-def test_a_refused_start_execution_goes_to_the_events_dlq():
-    pass
-
-
-@pytest.mark.skip(reason="MiniStack has no EventBridge target RetryPolicy: a failed delivery is attempted once")
-def test_a_throttled_start_execution_is_retried_by_eventbridge():
-    pass
-
-
-@pytest.mark.skip(reason="needs Lambda fault injection (throttles, errors per invocation): the embedded backend's env.faults; MiniStack has none")
-def test_lambda_throttles_are_retried_by_the_state_machine():
-    pass
-
-
-@pytest.mark.skip(reason="needs the simulated clock: a 96 x 120 s poll budget takes 3.2 h of real time here; tested on the embedded backend")
-def test_an_exhausted_poll_budget_fails_the_tenant():
-    pass
-
-
-@pytest.mark.skip(reason="needs the simulated clock: the daily cron(0 3 * * ? *) rule fires on MiniStack's wall clock; the handler itself is tested above")
-def test_the_daily_schedule_decommissions_thirty_days_later():
-    pass
-
-
-@pytest.mark.skip(reason="needs a PutEvents failure: MiniStack has no fault injection for EventBridge")
-def test_the_api_answers_503_and_rolls_back_when_the_event_is_not_accepted():
-    pass

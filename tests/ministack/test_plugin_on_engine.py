@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from sim.remote.ministack import MiniStack
+from sim.engines.remote.ministack import MiniStack
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.ministack
 
 USER_TESTS = '''
 def test_a_tenant_reaches_ready(tenant_sim, sim_api):

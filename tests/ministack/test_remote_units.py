@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.remote import package
-from sim.remote.backend import resolve_endpoint
-from sim.remote.ministack import MiniStack, MiniStackUnavailable
+from sim.engines.remote import package
+from sim.engines.remote.backend import resolve_endpoint
+from sim.engines.remote.ministack import MiniStack, MiniStackUnavailable
 
 
 def test_the_control_plane_imports_neither_the_simulator_nor_the_fake():
@@ -23,15 +23,15 @@ def test_the_control_plane_imports_neither_the_simulator_nor_the_fake():
 
 def test_an_import_of_the_simulator_is_refused(tmp_path: Path):
     bad = tmp_path / "bad.py"
-    bad.write_text("from sim.embedded.environment import proxy_event\nimport fake_tfc\nfrom .. import stack\n")
+    bad.write_text("from sim.engines.embedded.environment import proxy_event\nimport fake_tfc\nfrom .. import stack\n")
     with pytest.raises(package.PackagingError) as err:
         package.check_isolation([(bad, "sim/controlplane/bad.py")])
     text = str(err.value)
-    assert "sim.embedded.environment" in text and "fake_tfc" in text and "level 2" in text
+    assert "sim.engines.embedded.environment" in text and "fake_tfc" in text and "level 2" in text
 
 
 def test_the_services_the_handlers_use_are_found_in_the_source():
-    assert package.sdk_services() == ["dynamodb", "events", "secretsmanager", "sns"]
+    assert package.sdk_services() == ["dynamodb", "events", "secretsmanager", "sns", "sqs", "stepfunctions"]  # sqs, stepfunctions: redrive and reconcile
 
 
 def test_requirements_are_pinned_to_what_the_tests_ran_with():
@@ -58,13 +58,13 @@ def test_the_zip_holds_the_handlers_and_their_dependencies_but_not_the_simulator
     ours = sorted(n for n in names if n.startswith("sim/"))
     assert ours == sorted(name for _, name in package.source_files())
     assert "sim/controlplane/handlers.py" in ours and "sim/__init__.py" in ours
-    assert not any(n.startswith(("sim/embedded/", "sim/remote/", "fake_tfc/")) or n == "sim/stack.py" for n in names)
+    assert not any(n.startswith(("sim/engines/embedded/", "sim/engines/remote/", "fake_tfc/")) or n == "sim/stack/wiring.py" for n in names)
     tops = {n.split("/")[0] for n in names}
     assert {"pydantic", "pydantic_core", "httpx", "httpcore", "anyio", "h11", "idna", "certifi", "boto3", "botocore"} <= tops
     assert not any("__pycache__" in n or n.endswith(".pyc") or n.startswith("bin/") for n in names)
     # Only the models of the services the handlers use (plus sts).
     models = {n.split("/")[2] for n in names if n.startswith("botocore/data/") and n.count("/") >= 3}
-    assert models == {"dynamodb", "events", "secretsmanager", "sns", "sts"}
+    assert models == {"dynamodb", "events", "secretsmanager", "sns", "sqs", "stepfunctions", "sts"}
 
 
 def test_a_second_build_is_the_cached_zip(built: package.BuildInfo):
@@ -108,7 +108,7 @@ def test_a_ministack_that_will_not_start_is_reported_by_name(tmp_path: Path):
     py = venv / "bin" / "python"
     py.write_text("#!/bin/sh\necho 'boom: cannot start' >&2\nexit 3\n")
     py.chmod(py.stat().st_mode | stat.S_IEXEC)
-    from sim.remote import ministack
+    from sim.engines.remote import ministack
 
     stamp = json.dumps({"spec": "ministack==test", "python": f"{sys.version_info.major}.{sys.version_info.minor}"})
     (venv / ".tenant-sim-installed").write_text(stamp)

@@ -1,6 +1,6 @@
 """``python -m sim run --backend ministack``: scenarios whose needs MiniStack meets are
 played on it in real time and judged like on the embedded backend; the others are
-skipped with the reason (issue 5).
+skipped with the reason.
 
 The command starts its own MiniStack (the module fixture of ``conftest.py`` is not
 used), so the skip logic is the same as there: ``TENANT_SIM_SKIP_MINISTACK=1`` skips;
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenarios.cli import run_command
+from sim.commands.run import run as run_command
 
 from .conftest import TIMINGS
 

@@ -1,4 +1,4 @@
-"""``sim_api`` (:class:`sim.api_client.TenantApi`) through the plugin's own fixtures, as
+"""``sim_api`` (:class:`sim.testing.api_client.TenantApi`) through the plugin's own fixtures, as
 this project's test run has them (the plugin is installed with the package)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fake_tfc import Outcome, RunBehaviour, RunScript
-from sim.api_client import FAR_DECOMMISSION_DATE
+from sim.testing.api_client import FAR_DECOMMISSION_DATE
 from sim.controlplane.statuses import TenantStatus
 
 
@@ -37,8 +37,17 @@ def test_list_pages_with_limit_and_cursor(sim_api):
 def test_wait_for_names_the_status_the_tenant_was_left_in(sim_api, sim_tfc):
     sim_tfc.set_script(RunScript(match="*", runs=[RunBehaviour(outcome=Outcome.APPLY_ERROR)]))
     sim_api.create("acme")
-    with pytest.raises(AssertionError, match=r"tenant 'acme' still 'failed' after 3600 simulated seconds, not 'ready'"):
+    with pytest.raises(AssertionError, match=r"tenant 'acme' still 'failed' \(last_error: 'run run-\w+ ended errored'\) after 3600 simulated seconds, not 'ready'"):
         sim_api.wait_for("acme", "ready", max_seconds=3600)
+    with pytest.raises(AssertionError, match=r"tenant 'nobody' has no row .* after 60 simulated seconds, not 'ready'"):
+        sim_api.wait_for("nobody", "ready", max_seconds=60)
+
+
+def test_wait_for_refuses_a_status_that_does_not_exist(sim_api, sim_clock):
+    before = sim_clock.now()
+    with pytest.raises(ValueError, match=r"unknown status 'active': a tenant is creating, updating, deleting, ready, failed, deleted"):
+        sim_api.wait_for("acme", "active")
+    assert sim_clock.now() == before  # refused at once, not after waiting
 
 
 def test_the_clock_is_frozen_unless_driven(sim_clock, sim_api):

@@ -12,7 +12,7 @@ import pytest
 
 # Imported here, at collection, on purpose: pytester restores sys.modules after each inner
 # run, and moto imported afresh inside one would be a second copy the next run re-patches.
-import sim.embedded.environment  # noqa: F401
+import sim.engines.embedded.environment  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -96,16 +96,39 @@ def test_a_scenario_test_is_skipped_while_there_is_no_runner(inner, monkeypatch)
     result.stdout.fnmatch_lines(["*SKIPPED*scenario runner not available*"])
 
 
+def scenario_file(inner: pytest.Pytester, text: str = "name: x\nsteps:\n  - get: acme\n") -> None:
+    (inner.path / "scenarios").mkdir(exist_ok=True)
+    (inner.path / "scenarios" / "create.yaml").write_text(text)
+
+
 def test_a_passing_scenario_passes_with_the_path_from_the_rootdir_and_the_seed(inner, monkeypatch):
     calls: list = []
     fake_runner(monkeypatch, True, calls)
+    scenario_file(inner)
     inner.makepyfile(SCENARIO_TEST)
     inner.runpytest("--sim-seed", "3").assert_outcomes(passed=1)
     assert calls == [(inner.path / "scenarios" / "create.yaml", 3)]
 
 
+def test_a_missing_scenario_file_fails_naming_the_path_and_the_rootdir(inner, monkeypatch):
+    fake_runner(monkeypatch, True, [])
+    inner.makepyfile(SCENARIO_TEST)
+    result = inner.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*scenario('scenarios/create.yaml'): no such file {inner.path}/scenarios/create.yaml (the path is relative to the rootdir, {inner.path})*"])
+
+
+def test_an_invalid_scenario_file_fails_naming_the_line_and_the_field(inner):
+    scenario_file(inner, "name: x\nsteps:\n  - at: soon\n    get: acme\n")
+    inner.makepyfile(SCENARIO_TEST)
+    result = inner.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*invalid scenario*", "*create.yaml:3: steps.0.at: 'soon' is not a duration*"])
+
+
 def test_a_failing_scenario_fails_with_its_report(inner, monkeypatch):
     fake_runner(monkeypatch, False, [])
+    scenario_file(inner)
     inner.makepyfile(SCENARIO_TEST)
     result = inner.runpytest()
     result.assert_outcomes(failed=1)
@@ -119,7 +142,55 @@ def test_a_runner_that_fails_to_import_is_an_error_not_a_skip(inner, monkeypatch
     broken = types.ModuleType(RUNNER)
     broken.__getattr__ = missing_dependency  # type: ignore[method-assign]
     monkeypatch.setitem(sys.modules, RUNNER, broken)
+    scenario_file(inner)
     inner.makepyfile(SCENARIO_TEST)
     result = inner.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*No module named 'jsonschema'*"])
+
+
+# ------------------------------------------------------------------ connected to sim up
+CONNECTED_TEST = """
+def test_a_tenant_on_the_served_backend(sim_api, sim_clock):
+    before = sim_clock.now()
+    assert sim_api.create("connected").status == 202
+    assert sim_clock.now() == before  # the served clock is paused: only the test moves it
+    row = sim_api.wait_for("connected", "ready", max_seconds=3600)
+    assert row["outputs"]["endpoint"] == "https://connected.tenants.example.test"
+    assert sim_clock.now() - before >= 120  # a Wait, in simulated time
+"""
+
+
+def test_the_fixtures_can_drive_a_running_sim_up_through_its_control_api(inner):
+    import json
+    import signal
+    import subprocess
+
+    from fake_tfc.server import free_port
+
+    ports = [str(free_port()) for _ in range(3)]
+    cmd = [sys.executable, "-m", "sim", "up", "--virtual-clock", "--log-format", "json",
+           "--aws-port", ports[0], "--api-port", ports[1], "--tfc-port", ports[2]]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        up = json.loads(proc.stdout.readline())  # the first line, once every server listens
+        assert up["kind"] == "up"
+        inner.makepyfile(CONNECTED_TEST)
+        inner.runpytest("--sim-connect", up["control"]).assert_outcomes(passed=1)
+        inner.makepyfile(test_tfc="def test_tfc(sim_tfc): pass")
+        result = inner.runpytest("--sim-connect", up["control"], "-rs", "test_tfc.py")
+        result.assert_outcomes(skipped=1)
+        result.stdout.fnmatch_lines(["*connected to sim up*/_fake/*"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_connecting_to_nothing_says_how_to_start_sim_up(inner):
+    from fake_tfc.server import free_port
+
+    inner.makepyfile("def test_x(sim_api): pass")
+    result = inner.runpytest("--sim-connect", f"http://127.0.0.1:{free_port()}/_sim")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*no sim up control API at http://127.0.0.1:*start one with: python -m sim up --virtual-clock*"])

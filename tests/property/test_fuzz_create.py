@@ -1,6 +1,6 @@
 """Fuzz the fake's create (and update) endpoints with hostile request bodies.
 
-Requirement (issue, input validation): "Malformed JSON, wrong data.type, missing
+Requirement (input validation): "Malformed JSON, wrong data.type, missing
 required attributes, unknown relationships: a 422 (or 400 for unparsable bodies)
 JSON:API error whose source.pointer names the field, and no change to state. Unknown
 extra attributes that real clients send are accepted. The server never answers 500

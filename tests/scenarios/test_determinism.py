@@ -1,4 +1,4 @@
-"""Determinism is the bar (issue 4): the same scenario and seed give a byte-identical
+"""Determinism is the bar: the same scenario and seed give a byte-identical
 trace, with many tenants in flight and faults firing; another seed gives another fault
 pattern; and adding a tenant does not change another tenant's faults (random streams
 are keyed per component and tenant, not shared)."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from sim.scenarios.runner import run_text
+from sim.scenarios.trace import TfcRecord
 
 
 def many_tenants(n: int) -> str:
@@ -36,7 +37,7 @@ def test_fifty_tenants_with_faults_give_a_byte_identical_trace_and_another_seed_
     second = run_text(text, seed=11)
     other = run_text(text, seed=12)
     assert first.passed, first.report
-    assert any(r["kind"] == "tfc" and r["fault"] for r in first.trace.records)  # faults did fire
+    assert any(r.fault for r in first.trace.of(TfcRecord))  # faults did fire
     assert "\n".join(first.trace.lines()) == "\n".join(second.trace.lines())
     assert _faults_by_workspace(first) != _faults_by_workspace(other)
 
@@ -52,9 +53,9 @@ def test_adding_a_tenant_does_not_change_another_tenants_faults():
 
 def _faults_by_workspace(result) -> dict[str, list[tuple[str, str, int, str | None]]]:
     out: dict[str, list] = defaultdict(list)
-    for r in result.trace.records:
-        if r["kind"] == "tfc" and r.get("workspace"):
+    for r in result.trace.of(TfcRecord):
+        if r.workspace:
             # Ids differ when tenants are added (the fake numbers them); method, status
             # and the fault that fired, in order, do not.
-            out[r["workspace"]].append((r["method"], r["path"].split("/")[3], r["status"], r["fault"]))
+            out[r.workspace].append((r.method, r.path.split("/")[3], r.status, r.fault))
     return dict(out)

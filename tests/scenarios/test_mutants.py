@@ -1,6 +1,10 @@
-"""Deliberately broken control planes must be caught by the invariants (issue 4): each
+"""Deliberately broken control planes must be caught by the invariants: each
 mutant runs a scenario that a correct control plane passes, and the run must report
-the violation that names what broke. A checker that stops catching them fails here."""
+the violation that names what broke. A checker that stops catching them fails here.
+
+The second half keeps each defect issue 10 fixed as a mutant (its old behaviour, patched
+in) and shows that the scenario library, the property suite or the test written for the fix
+catches it."""
 
 from __future__ import annotations
 
@@ -58,6 +62,7 @@ steps:
     update: {tenant: acme, variables: {tier: silver}}
   - at: 1h1m
     update: {tenant: acme, variables: {tier: gold}}
+    expect_status: 409  # the first update is still applying
 """
 
 
@@ -103,3 +108,235 @@ def test_an_api_that_skips_the_conditional_write_is_caught(monkeypatch):
     monkeypatch.setattr(TenantStore, "begin", unconditional)
     result = run_text(CONCURRENT_UPDATE)
     assert any("illegal transition updating -> updating" in v or "began while updating" in v for v in result.violations), result.report
+
+
+def test_finalize_that_leaks_a_sensitive_output_into_its_event_is_caught(monkeypatch):
+    """The no-secrets invariant searches the trace for every sensitive value the fake TFC
+    has held (outputs and variables), not only the token: a Finalize that puts the admin
+    password in the lifecycle event's reason (which the trace records) is caught."""
+    import json
+
+    real = steps.finalize
+
+    class LeakySns:
+        def __init__(self, sns, store):
+            self.sns, self.store = sns, store
+
+        def publish(self, **kwargs):
+            msg = json.loads(kwargs["Message"])
+            row = self.store.get(msg["tenant_code"])
+            if row is not None and "admin_password" in row.outputs:
+                msg["reason"] = f"debug: admin password {row.outputs['admin_password']}"
+            return self.sns.publish(**{**kwargs, "Message": json.dumps(msg)})
+
+    def leaky(deps, payload):
+        deps.sns = deps.sns if isinstance(deps.sns, LeakySns) else LeakySns(deps.sns, deps.store)
+        return real(deps, payload)
+
+    monkeypatch.setattr(handlers, "finalize", leaky)
+    result = run_text(LIFECYCLE)
+    assert any("a secret" in v and "appears in the trace" in v for v in result.violations), result.report
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 10: each defect fixed is kept here as a mutant (its old behaviour), and the scenario
+# library, the property suite or the test written for it must catch it.
+from pathlib import Path  # noqa: E402
+
+from sim.scenarios.runner import run_file  # noqa: E402
+
+LIBRARY = Path(__file__).resolve().parents[2] / "scenarios" / "library"
+
+
+def caught_by_scenario(name: str) -> str:
+    result = run_file(LIBRARY / f"{name}.yaml")
+    assert not result.passed, f"the mutant passed {name}"
+    return result.report
+
+
+def test_mutant_1_non_atomic_conditional_writes_is_caught(monkeypatch):
+    """moto's check-then-write without the lock: the forced-switching race test sees two
+    winners of one conditional write."""
+    import contextlib
+
+    from sim.engines.embedded import moto_adapter
+    from tests.e2e import test_concurrency
+
+    monkeypatch.setattr(moto_adapter, "DYNAMODB_LOCK", contextlib.nullcontext())
+    with pytest.raises(AssertionError, match="winners"):
+        gen = test_concurrency.fast_switching.__wrapped__()
+        next(gen)
+        try:
+            test_concurrency.test_of_many_conditional_writes_racing_on_one_item_exactly_one_wins(None)
+        finally:
+            next(gen, None)
+
+
+def test_mutant_4_unfenced_rollback_is_caught(monkeypatch):
+    """The API rolls back whatever happened meanwhile and Trigger does not claim: 503 while
+    the flow provisions (put-events-answer-lost-while-flow-starts)."""
+    from sim.controlplane import tenants
+
+    def old_restore(self, record, previous):
+        if previous is None:
+            self._db.delete_item(TableName=self._table, Key={"tenant_code": {"S": record.tenant_code}})
+        else:
+            self._db.put_item(TableName=self._table, Item=tenants._to_item(previous))
+        return True
+
+    def old_claim(self, code, request_id, execution):
+        row = self.get(code)
+        if row is None or row.request_id != request_id:
+            raise tenants.FlowSuperseded("gone", "request_id")
+        return row
+
+    monkeypatch.setattr(tenants.TenantStore, "restore", old_restore)
+    monkeypatch.setattr(tenants.TenantStore, "claim", old_claim)
+    assert "expected status 202, got 503" in caught_by_scenario("put-events-answer-lost-while-flow-starts")
+
+
+def _api_property_deps():
+    from tests.property import test_api_inputs
+
+    return test_api_inputs, test_api_inputs.deps.__wrapped__()
+
+
+def test_mutant_5_re_match_with_dollar_is_caught(monkeypatch):
+    """``re.match`` with ``$`` lets a trailing newline through: the API property test (and
+    the machine's boundary rule) find a 202 for a code that is not one."""
+    import re
+
+    from sim.controlplane import models
+
+    old = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*$")
+    monkeypatch.setattr(models, "TENANT_CODE", type("OldPattern", (), {"fullmatch": staticmethod(old.match), "pattern": old.pattern})())
+    module, gen = _api_property_deps()
+    deps = next(gen)
+    try:
+        with pytest.raises(AssertionError):
+            module.test_a_code_is_accepted_only_when_the_whole_of_it_follows_the_rules(deps)
+    finally:
+        next(gen, None)
+
+
+def test_mutant_9_lenient_dates_and_limits_are_caught(monkeypatch):
+    """``date.fromisoformat`` takes ``20990101``, ``isdigit`` takes ``٣``: the API property
+    tests find a 202 or a 200 for input that must be refused (or a 502)."""
+    from datetime import date as _date
+
+    from sim.controlplane import api, models
+
+    monkeypatch.setattr(models, "parse_date", lambda v: _date.fromisoformat(v) if isinstance(v, str) else (_ for _ in ()).throw(ValueError("x")))
+    monkeypatch.setattr(api, "LIMIT", type("Old", (), {"fullmatch": staticmethod(lambda raw: raw.isdigit())})())
+    module, gen = _api_property_deps()
+    deps = next(gen)
+    try:
+        with pytest.raises(Exception):
+            module.test_any_listing_query_gets_one_of_the_apis_answers(deps)
+    finally:
+        next(gen, None)
+
+
+def test_mutant_6_uncapped_retry_after_is_caught(monkeypatch):
+    from sim.controlplane.tfc_client import TFCClient
+
+    monkeypatch.setattr(TFCClient, "_pause", lambda self, wait, what, status, attempt: self._sleep(wait))
+    report = caught_by_scenario("retry-after-a-day")
+    assert "tenants.acme.status: expected ready" in report
+
+
+def test_mutant_8_a_malformed_row_breaking_scans_is_caught(monkeypatch):
+    from sim.controlplane import tenants
+
+    monkeypatch.setattr(tenants.TenantStore, "_records", lambda self, items, skipped=None: [tenants._from_item(i) for i in items])
+    report = caught_by_scenario("malformed-row-skipped")
+    assert "expected status 200, got 502" in report and "acme.status: expected deleted" in report
+
+
+def test_mutant_10_a_journal_keeping_query_secrets_is_caught(monkeypatch):
+    from fake_tfc import gateway
+    from tests.unit import test_limits
+
+    monkeypatch.setattr(gateway, "redact_query", lambda q: q)
+    from fake_tfc import FakeTFC, VirtualClock
+    from tests.conftest import ORG, TOKEN
+
+    with pytest.raises(AssertionError):
+        test_limits.test_the_journal_never_keeps_a_secret_sent_in_the_query(FakeTFC(VirtualClock(), tokens=[TOKEN], organizations=[ORG]))
+
+
+def test_mutant_11_an_admin_api_open_to_anyone_is_caught(monkeypatch):
+    from fake_tfc import FakeTFC, VirtualClock, gateway
+    from tests.conftest import ORG, TOKEN
+    from tests.unit import test_faults_and_admin
+
+    monkeypatch.setattr(gateway, "is_loopback", lambda host: True)
+    fake = FakeTFC(VirtualClock(), tokens=[TOKEN], organizations=[ORG])
+    with pytest.raises(AssertionError):
+        test_faults_and_admin.test_the_admin_api_refuses_clients_beyond_loopback(fake, "10.1.2.3", "POST", "/_fake/tokens", b'{"token": "minted"}')
+
+
+def test_mutant_12_an_abandoned_run_left_running_is_caught(monkeypatch):
+    monkeypatch.setattr(steps, "_abandon", lambda deps, run_id, comment: "left running")
+    assert "bravo.status: expected ready" in caught_by_scenario("abandoned-run-is-stopped")
+
+
+def test_mutant_13_no_reconciler_and_no_redrive_are_caught(monkeypatch):
+    from sim.controlplane import operations
+
+    monkeypatch.setattr(handlers, "reconcile", lambda deps: operations.ReconcileReport())
+    assert "acme.status: expected ready" in caught_by_scenario("reconciler-ends-a-dead-lettered-request")
+    monkeypatch.setattr(handlers, "redrive", lambda deps, queues, limit: operations.RedriveReport())
+    assert "acme.status: expected ready" in caught_by_scenario("redrive-after-the-fault-is-gone")
+
+
+def test_mutant_3_a_silent_reset_and_a_plain_500_are_caught(monkeypatch):
+    """moto's reset unannounced, and a failed invoke surfacing as Starlette's plain-text 500."""
+    from sim.engines import base
+    from sim.engines.embedded import serve as serve_module
+    from tests.e2e import test_served
+
+    def old_invoke(self, event):
+        import json as _json
+
+        resp = self.client("lambda").invoke(FunctionName=self.stack.function_name("api"), Payload=_json.dumps(event).encode())
+        return base.proxy_response(resp["Payload"].read(), resp.get("FunctionError"))
+
+    with monkeypatch.context() as m:  # the reset unannounced
+        m.setattr(serve_module, "ResetWatch", lambda app, notify: app)
+        with pytest.raises(AssertionError, match="not announced"):
+            test_served.test_a_moto_reset_on_the_aws_endpoint_is_announced_and_the_api_answers_502_json()
+    with monkeypatch.context() as m:  # the failed invoke a plain-text 500
+        m.setattr(base.BackendBase, "invoke_api", old_invoke)
+        with pytest.raises(AssertionError, match="not API Gateway's 502"):
+            test_served.test_a_moto_reset_on_the_aws_endpoint_is_announced_and_the_api_answers_502_json()
+
+
+def test_mutant_7_a_burst_client_without_jitter_nor_a_429_budget_is_caught(monkeypatch):
+    """The old client: every wait exactly Retry-After (no jitter) and 429s sharing the five
+    retries of 5xx answers: a burst under TFC's rate limit fails some tenants."""
+    from sim.controlplane.tfc_client import TFCClient
+    from tests.e2e import test_rate_limited_burst
+
+    real_init = TFCClient.__init__
+
+    def old_init(self, *args, **kwargs):
+        kwargs.update(rng=None, max_throttled_retries=0)
+        real_init(self, *args, **kwargs)
+
+    real_request = TFCClient._request
+
+    def old_request(self, method, path, body=None, params=None, retries=None):
+        # 429s retried like 5xx, within the same five retries (retries=0 for POST /runs).
+        self.max_throttled_retries = self.max_retries if retries is None else retries
+        return real_request(self, method, path, body, params, retries)
+
+    monkeypatch.setattr(TFCClient, "__init__", old_init)
+    monkeypatch.setattr(TFCClient, "_request", old_request)
+    monkeypatch.setattr(test_rate_limited_burst, "BURST", MUTANT_BURST)
+    with pytest.raises(AssertionError, match="failed"):
+        test_rate_limited_burst.test_a_burst_of_creates_under_tfcs_rate_limit_all_end_ready()
+
+
+#: Large enough that the old client fails some tenants under the rate limit, small enough for CI.
+MUTANT_BURST = 120

@@ -1,5 +1,5 @@
 """Scenarios declare or imply what they need from an engine; on an engine without it a
-scenario is reported as skipped with the reason (issue 5), never silently passed."""
+scenario is reported as skipped with the reason, never silently passed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from sim.scenarios.cli import run_command
+from sim.commands.run import run as run_command
 from sim.scenarios.loader import parse_scenario
 from sim.scenarios.needs import required, unmet
 

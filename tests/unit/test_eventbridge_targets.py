@@ -1,4 +1,4 @@
-"""EventBridge target delivery semantics (sim.embedded.targets), checked against the
+"""EventBridge target delivery semantics (sim.engines.embedded.targets), checked against the
 examples on the AWS documentation pages cited in each test."""
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sim.embedded.patterns import event_matches
-from sim.embedded.targets import (
+from sim.engines.embedded.patterns import event_matches
+from sim.engines.embedded.targets import (
     ERROR_CODES,
     ErrorCode,
     ExhaustedRetryCondition,
     RetryPolicy,
     TargetInputError,
+    TargetValidationError,
     classify_start_execution_error,
     dlq_message,
     next_retry,
@@ -104,13 +105,17 @@ def test_input_transform_examples_render_as_the_doc_shows_minified(template: str
 
 def test_reserved_variables_in_json_fill_rule_arn_rule_name_and_the_event_without_detail() -> None:
     """TRANSFORM_DOC, "Including reserved variables in JSON"; aws.events.event is "the original
-    event payload as JSON (without the detail field)" (Predefined variables)."""
+    event payload as JSON (without the detail field)" (Predefined variables). Recorded on AWS
+    (input_transforms.json, predefined_variables[{"originalEvent": <aws.events.event>, ...}]):
+    its ``detail-type`` is named ``detailType`` and its ``time`` is the ingestion time; the
+    recording wins over this test's earlier reading of the doc."""
     template = (
         '{\n  "instance" : <instance>,\n  "state": <state>,\n  "ruleArn" : <aws.events.rule-arn>,\n'
         '  "ruleName" : <aws.events.rule-name>,\n  "originalEvent" : <aws.events.event>\n}'
     )
     out = json.loads(_render(template))
-    original = {k: v for k, v in EC2_EVENT.items() if k != "detail"}
+    original = {k: v for k, v in EC2_EVENT.items() if k not in ("detail", "detail-type", "time")}
+    original.update({"detailType": EC2_EVENT["detail-type"], "time": INGESTION_TIME})
     assert out == {
         "instance": "i-0123456789",
         "state": "RUNNING",
@@ -164,13 +169,13 @@ def test_extracted_values_are_not_escaped_so_a_quote_inside_a_quoted_variable_br
 def test_a_path_missing_from_the_event_creates_no_variable_and_nothing_appears_in_the_output() -> None:
     """TRANSFORM_DOC, Common issues: "If you specify a variable to match a JSON path that
     doesn't exist in the event, that variable isn't created and won't appear in the output."
-    Quoted, it leaves an empty string; unquoted in a JSON value it leaves invalid JSON."""
+    Quoted, it leaves an empty string. Unquoted in a JSON value, AWS delivers an empty string
+    there (recorded: input_transforms.json, "template_json missing path (unquoted
+    placeholder)"); this test used to expect invalid JSON, and the recording wins."""
     paths = {**PATHS, "missing": "$.detail.no-such-field"}
     assert json.loads(_render('{"m": "<missing>", "s": <state>}', paths)) == {"m": "", "s": "RUNNING"}
     assert _render("<instance> was <missing>.", paths) == '"i-0123456789 was ."'
-    with pytest.raises(TargetInputError) as caught:
-        _render('{"m": <missing>}', paths)
-    assert caught.value.error_code == ErrorCode.INVALID_JSON
+    assert json.loads(_render('{"m": <missing>}', paths)) == {"m": ""}
 
 
 def test_objects_arrays_and_indexed_paths_are_inserted_as_json() -> None:
@@ -196,10 +201,14 @@ def test_objects_arrays_and_indexed_paths_are_inserted_as_json() -> None:
     }
 
 
-def test_a_placeholder_that_is_no_variable_is_left_as_text() -> None:
+def test_a_placeholder_that_is_no_variable_is_refused_at_put_targets() -> None:
     """TRANSFORMER_API: placeholders are the InputPathsMap keys (and the reserved variables of
-    TRANSFORM_DOC); other angle-bracketed text is ordinary template text."""
-    assert json.loads(_render('{"html": "<b><state></b>"}')) == {"html": "<b>RUNNING</b>"}
+    TRANSFORM_DOC). AWS refuses any other <name> at PutTargets (recorded: input_transforms.json,
+    template_undeclared_placeholder); this test used to leave it as text, and the recording
+    wins. Angle brackets that do not form a <name> stay text."""
+    with pytest.raises(TargetValidationError, match=r"^InputTemplate for target t contains invalid placeholder b\.$"):
+        _render('{"html": "<b><state></b>"}')
+    assert json.loads(_render('{"cmp": "1 < 2 and 3 > 2: <state>"}')) == {"cmp": "1 < 2 and 3 > 2: RUNNING"}
 
 
 def test_no_shaping_field_delivers_the_whole_event_input_a_constant_and_input_path_a_selection() -> None:
@@ -227,11 +236,11 @@ def test_no_shaping_field_delivers_the_whole_event_input_a_constant_and_input_pa
 )
 def test_input_input_path_and_input_transformer_are_mutually_exclusive(fields: dict) -> None:
     """PUT_TARGETS_API: "Input, InputPath, and InputTransformer are mutually exclusive and
-    optional parameters of a target"; the sim rejects a target that sets more than one."""
-    with pytest.raises(ValueError, match="Only one of Input, InputPath or InputTransformer") as caught:
+    optional parameters of a target"; AWS's message is recorded (input_transforms.json,
+    input_path_and_transformer_together)."""
+    with pytest.raises(TargetValidationError) as caught:
         _plain(fields)
-    for name in fields:
-        assert name in str(caught.value)
+    assert str(caught.value) == "Only one of Input, InputPath, or InputTransformer must be provided for target t."
 
 
 @pytest.mark.parametrize("key", ["AWSvar", "has.dot", "has space", "k" * 257], ids=["AWS-prefix", "dot", "space", "long"])

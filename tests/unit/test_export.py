@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 from sim.__main__ import main
-from sim.embedded.environment import DEFAULT_TOKEN
-from sim.export import GOLDEN, export_json
-from sim.stack import Stack
+from sim.engines.embedded.environment import DEFAULT_TOKEN
+from sim.stack.export import GOLDEN, export_json
+from sim.stack.wiring import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 REGENERATE = f"run `python -m sim export --out {GOLDEN}` and commit the diff"

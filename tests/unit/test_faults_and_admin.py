@@ -90,8 +90,20 @@ def test_a_dropped_connection_is_a_transport_error_in_process(fake, client):
 def test_latency_costs_simulated_time_on_a_virtual_clock(fake, client, clock):
     fake.faults.add(FaultRule(path="/api/v2/ping", latency=30, count=1))
     before = clock.now()
-    assert client.get("/api/v2/ping").status_code == 204
+    assert client.get("/api/v2/ping", timeout=60).status_code == 204
     assert clock.now() - before == 30
+
+
+def test_latency_beyond_the_clients_read_timeout_times_the_client_out_on_the_simulated_clock(fake, client, clock):
+    # httpx raises ReadTimeout when no answer comes within its read timeout; in-process the
+    # latency passes on the simulated clock, so the timeout is kept there too.
+    fake.faults.add(FaultRule(name="slow", path="/api/v2/ping", latency=300, count=1))
+    before = clock.now()
+    with pytest.raises(httpx.ReadTimeout):
+        client.get("/api/v2/ping", timeout=10)
+    assert clock.now() - before == 10
+    assert client.get("/api/v2/ping", timeout=10).status_code == 204
+    assert [(e.status, e.fault) for e in fake.journal.entries(path="/api/v2/ping")] == [(0, "slow"), (204, None)]
 
 
 def test_journal_records_workspace_status_and_fault(fake, client):
@@ -145,3 +157,70 @@ def test_cli_defaults_and_bad_port():
     assert args.orgs == ["a", "b"] and args.tokens == ["x", "y"]
     with pytest.raises(SystemExit):
         parse_args(["--port", "70000"])
+
+
+# ------------------------------------------------------------ who may use /_fake
+async def _call(app, host: str, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"f"), (b"content-type", b"application/json")], "client": (host, 50000), "server": ("f", 80),
+    }
+    await app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+@pytest.mark.parametrize("host", ["10.1.2.3", "192.168.0.9", "2001:db8::1", "::ffff:10.0.0.1"])
+@pytest.mark.parametrize(
+    "method, path, body",
+    [("POST", "/_fake/tokens", b'{"token": "minted"}'), ("POST", "/_fake/reset", b""), ("GET", "/_fake/journal", b""), ("POST", "/_fake/faults", b'{"status": 503}')],
+)
+def test_the_admin_api_refuses_clients_beyond_loopback(fake, host, method, path, body):
+    """Anyone who reaches /_fake can mint a token, reveal sensitive outputs or reset the
+    fake: only loopback clients may, unless the fake is started to allow others."""
+    import asyncio
+
+    status, answer = asyncio.run(_call(create_app(fake), host, method, path, body))
+    assert status == 403 and b"loopback" in answer
+    assert fake.token("minted") is None and fake.faults.rules() == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
+def test_loopback_clients_may_use_the_admin_api(fake, host):
+    import asyncio
+
+    status, _ = asyncio.run(_call(create_app(fake), host, "POST", "/_fake/tokens", b'{"token": "minted"}'))
+    assert status == 201 and fake.token("minted") is not None
+
+
+def test_the_admin_api_answers_others_only_when_explicitly_allowed(fake):
+    import asyncio
+
+    status, _ = asyncio.run(_call(create_app(fake, admin_from_anywhere=True), "10.1.2.3", "POST", "/_fake/tokens", b'{"token": "minted"}'))
+    assert status == 201
+    from fake_tfc.__main__ import parse_args
+
+    assert parse_args(["--admin-from-anywhere"]).admin_from_anywhere and not parse_args([]).admin_from_anywhere
+
+
+def test_binding_beyond_loopback_is_warned_about():
+    from fake_tfc.server import exposure_warning
+
+    assert exposure_warning("127.0.0.1") is None and exposure_warning("::1") is None
+    assert "beyond loopback" in (exposure_warning("0.0.0.0") or "")
+    assert "beyond loopback" in (exposure_warning("::") or "")
+
+
+def test_the_api_itself_still_answers_any_client(fake):
+    import asyncio
+
+    status, _ = asyncio.run(_call(create_app(fake), "10.1.2.3", "GET", "/api/v2/ping"))
+    assert status == 401  # no token: TFC's own answer, not the admin guard's

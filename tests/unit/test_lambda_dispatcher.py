@@ -18,8 +18,8 @@ import pytest
 from moto.core.exceptions import JsonRESTError
 
 from sim.controlplane import handlers
-from sim.embedded.faults import Faults, LambdaFault, LambdaFaultKind
-from sim.embedded.lambdas import Invocation, LambdaDispatcher, TooManyRequestsException
+from sim.engines.embedded.faults import Faults, LambdaFault, LambdaFaultKind
+from sim.engines.embedded.lambdas import Invocation, LambdaDispatcher, TooManyRequestsException
 
 START = 1_000.0
 

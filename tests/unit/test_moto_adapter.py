@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import types
 import time as real_time
 from types import SimpleNamespace
 from typing import Any
@@ -12,14 +13,38 @@ from typing import Any
 import moto
 import pytest
 
-from sim.embedded import moto_adapter
-from sim.embedded.moto_adapter import AdapterBusy, InlineThread, MotoSeamMissing, check_seams, install, uninstall
+from sim.engines.embedded import moto_adapter
+from sim.engines.embedded.moto_adapter import (
+    AdapterBusy,
+    MotoSeamChanged,
+    MotoSeamMissing,
+    Seam,
+    check_seams,
+    install,
+    signature_of,
+)
 
 
 class FakeClock:
-    def __init__(self) -> None:
+    time_scale: float | None = None
+
+    def __init__(self, now: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
         self.sleeps: list[float] = []
         self.spawned: list[tuple[str, Any]] = []
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+    def is_managed(self) -> bool:
+        return False
+
+    def run_child(self, target: Any, *, name: str, timeout: float | None = None) -> bool:
+        target()
+        return True
+
+    def event(self) -> Any:
+        return ("clock event", self)
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -47,14 +72,16 @@ class FakeDelivery:
 
 
 def _current_values() -> dict[str, Any]:
-    return {name: getattr(owner, attr) for name, (owner, attr, _) in check_seams().items()}
+    """What each seam holds now (patched or not: check_seams would refuse patched shapes)."""
+    return {name: moto_adapter._resolve(seam.module, seam.attr)[2] for name, seam in moto_adapter._SEAMS.items()}
 
 
 @pytest.fixture(autouse=True)
 def _no_adapter_leaks():
     assert moto_adapter._active is None, "an adapter was left installed by an earlier test"
     yield
-    uninstall()
+    if moto_adapter._handle is not None:  # a test that failed before uninstalling
+        moto_adapter._handle.uninstall()
     assert moto_adapter._active is None
 
 
@@ -72,7 +99,8 @@ def test_every_seam_resolves_on_the_installed_moto():
     seams = check_seams()
     assert set(seams) == set(moto_adapter._SEAMS)
     for name, (owner, attr, original) in seams.items():
-        module, dotted = moto_adapter._SEAMS[name]
+        module, dotted, signature = moto_adapter._SEAMS[name]
+        assert signature_of(original) == signature, name
         assert attr == dotted.rsplit(".", 1)[-1]
         assert getattr(owner, attr) is original, name
         assert original is not None, name
@@ -85,17 +113,45 @@ def test_every_seam_resolves_on_the_installed_moto():
 @pytest.mark.parametrize("name", sorted(moto_adapter._SEAMS))
 def test_a_missing_seam_is_named(monkeypatch, name):
     owner, attr, _ = check_seams()[name]
-    module, dotted = moto_adapter._SEAMS[name]
+    module, dotted, _ = moto_adapter._SEAMS[name]
     # Gone for real: an override removed from the class alone would still resolve to
     # the inherited method (Program.eval -> EvalComponent.eval, LambdaSimpleBackend.invoke
     # -> LambdaBackend.invoke), so take it off every class that defines it.
-    for holder in owner.__mro__ if isinstance(owner, type) else (owner,):
+    for holder in [h for h in owner.__mro__ if h is not object] if isinstance(owner, type) else (owner,):
         if attr in vars(holder):
             monkeypatch.delattr(holder, attr)
     with pytest.raises(MotoSeamMissing) as info:
         check_seams()
     assert f"{module}.{dotted}" in str(info.value)
     assert moto_adapter.PINNED_MOTO in str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(moto_adapter._SEAMS))
+def test_a_seam_called_differently_is_named(monkeypatch, name):
+    """An upgrade that keeps a seam's name but changes its parameters fails loudly too."""
+    owner, attr, original = check_seams()[name]
+    module, dotted, recorded = moto_adapter._SEAMS[name]
+
+    def changed(self, env, surprise):  # noqa: ANN001, ANN202
+        return None
+
+    monkeypatch.setattr(owner, attr, types.ModuleType("surprise") if isinstance(original, types.ModuleType) else changed)
+    with pytest.raises(MotoSeamChanged) as info:
+        check_seams()
+    message = str(info.value)
+    assert f"{module}.{dotted} changed" in message
+    assert recorded in message
+    assert moto_adapter.PINNED_MOTO in message
+
+
+def test_signature_of_keeps_names_kinds_and_defaults_only():
+    def f(a: int, /, b: str = "x", *args: Any, c: int, d: int = 1, **kw: Any) -> None: ...
+
+    def g(a, *, b): ...  # noqa: ANN001, ANN202
+
+    assert signature_of(f) == "(a, /, b=..., *args, c, d=..., **kw)"
+    assert signature_of(g) == "(a, *, b)"
+    assert signature_of(real_time) == "<module time>"
 
 
 def test_a_missing_class_is_named(monkeypatch):
@@ -106,7 +162,9 @@ def test_a_missing_class_is_named(monkeypatch):
 
 
 def test_a_missing_module_is_named(monkeypatch):
-    monkeypatch.setitem(moto_adapter._SEAMS, "wait", ("moto.stepfunctions.no_such_module", "WaitFunction._wait_interval"))
+    monkeypatch.setitem(
+        moto_adapter._SEAMS, "wait", Seam("moto.stepfunctions.no_such_module", "WaitFunction._wait_interval", "(self, env, wait_seconds)")
+    )
     with pytest.raises(MotoSeamMissing, match=r"moto module moto\.stepfunctions\.no_such_module is gone"):
         check_seams()
 
@@ -125,7 +183,7 @@ def test_install_with_a_missing_seam_patches_nothing(monkeypatch, layers):
     with pytest.raises(MotoSeamMissing, match=r"Rule\.send_to_targets"):
         install(layers.clock, layers.dispatcher, layers.delivery)
     assert moto_adapter._active is None
-    assert moto_adapter._originals == []
+    assert moto_adapter._handle is None
     monkeypatch.undo()
     after = _current_values()
     for name in before:
@@ -134,31 +192,45 @@ def test_install_with_a_missing_seam_patches_nothing(monkeypatch, layers):
 
 # ------------------------------------------------------------ install / uninstall
 def test_install_twice_is_refused(layers):
-    install(layers.clock, layers.dispatcher, layers.delivery)
+    handle = install(layers.clock, layers.dispatcher, layers.delivery)
     patched = _current_values()
     with pytest.raises(AdapterBusy):
         install(FakeClock(), FakeDispatcher(), FakeDelivery())
     # The refused second install changed nothing and did not replace the first layers.
     assert _current_values() == patched
     assert moto_adapter._layers().clock is layers.clock
+    assert handle.installed
 
 
 def test_uninstall_restores_every_original(layers):
     before = _current_values()
-    install(layers.clock, layers.dispatcher, layers.delivery)
+    handle = install(layers.clock, layers.dispatcher, layers.delivery)
     during = _current_values()
     for name in before:
         assert during[name] is not before[name], f"{name} was not patched"
-    uninstall()
+    handle.uninstall()
     after = _current_values()
     for name in before:
         assert after[name] is before[name], f"{name} was not restored"
-    uninstall()  # idempotent
+    handle.uninstall()  # idempotent
     assert _current_values() == before
     # And it can be installed again.
-    install(layers.clock, layers.dispatcher, layers.delivery)
-    uninstall()
+    install(layers.clock, layers.dispatcher, layers.delivery).uninstall()
     assert _current_values() == before
+
+
+def test_only_the_installing_handle_uninstalls(layers):
+    """A stale handle (an earlier backend's, uninstalled twice) cannot take a later
+    backend's adapter away: before, any clean-up uninstalled globally."""
+    first = install(layers.clock, layers.dispatcher, layers.delivery)
+    first.uninstall()
+    second = install(FakeClock(), FakeDispatcher(), FakeDelivery())
+    patched = _current_values()
+    first.uninstall()
+    assert second.installed and not first.installed
+    assert _current_values() == patched
+    second.uninstall()
+    assert moto_adapter._active is None
 
 
 def test_patched_seams_call_the_installed_layers(layers, monkeypatch):
@@ -178,7 +250,7 @@ def test_patched_seams_call_the_installed_layers(layers, monkeypatch):
 
     # install() wraps whatever boto_client_for is there, so it wraps this counting fake.
     monkeypatch.setattr(lambda_eval_utils, "boto_client_for", fake_client_for)
-    install(layers.clock, layers.dispatcher, layers.delivery)
+    handle = install(layers.clock, layers.dispatcher, layers.delivery)
 
     # Wait and Retry sleep on the clock (a zero Wait does not sleep at all).
     WaitFunction._wait_interval(None, None, 0)
@@ -195,8 +267,8 @@ def test_patched_seams_call_the_installed_layers(layers, monkeypatch):
     ExecutionWorker.start(worker)
     assert layers.clock.spawned == [("sfn-exec-1", logic)]
 
-    # Tasks run inline.
-    assert execute_state.Thread is InlineThread
+    # Tasks and programs run on the clock (run_child), not on helper threads.
+    assert execute_state.ExecutionState._evaluate_with_timeout is moto_adapter._evaluate_task_with_timeout
 
     # Lambda invocations go to the dispatcher with the function moto resolved.
     fn = SimpleNamespace(function_name="f")
@@ -217,17 +289,97 @@ def test_patched_seams_call_the_installed_layers(layers, monkeypatch):
     assert a is b and a is not c
     assert made == [("eu-west-1", "lambda"), ("eu-west-1", "sqs")]
 
-    uninstall()
+    handle.uninstall()
     assert lambda_eval_utils.boto_client_for is fake_client_for
 
 
-# ------------------------------------------------------------------- InlineThread
-def test_inline_thread_runs_the_target_on_the_calling_thread():
-    ran: list[int] = []
-    t = InlineThread(target=lambda: ran.append(threading.get_ident()), daemon=True, name="ignored")
-    assert ran == []  # nothing runs before start()
-    t.start()
-    assert ran == [threading.get_ident()]  # ran synchronously, on this thread
-    assert t.is_alive() is False
-    assert t.join(timeout=0.001) is None
-    assert ran == [threading.get_ident()]  # join does not run it again
+# ------------------------------------------------- seams where AWS validates or keeps time
+def _fake_env() -> SimpleNamespace:
+    return SimpleNamespace(next_state_name="W", event_history_context=SimpleNamespace(source_event_id=2), stack=[])
+
+
+def test_seam_pattern_parse_refuses_what_put_rule_refuses(layers):
+    """EventPatternParser.parse (every rule and archive pattern): AWS's reason, recorded
+    (event_patterns.json, invalid_json_pattern[["not", "a", "dict", "but valid json"]]);
+    moto 5.2.5 raised AttributeError there."""
+    from moto.events.exceptions import InvalidEventPatternException
+    from moto.events.models import EventPatternParser
+
+    install(layers.clock, layers.dispatcher, layers.delivery)
+    assert EventPatternParser(None).parse() == {}
+    assert EventPatternParser('{"a.b": [1]}').parse() == {"a.b": [1]}
+    with pytest.raises(InvalidEventPatternException) as caught:
+        EventPatternParser('["not", "a", "dict", "but valid json"]').parse()
+    assert "Event pattern is not valid. Reason: Filter is not an object" in caught.value.description
+
+
+def test_seam_put_targets_refuses_before_moto_stores_anything(layers):
+    """EventsBackend.put_targets: recorded (input_transforms.json,
+    input_path_and_transformer_together) ValidationException; moto 5.2.5 stored the target."""
+    from moto.events.exceptions import ValidationException
+    from moto.events.models import EventsBackend
+
+    install(layers.clock, layers.dispatcher, layers.delivery)
+    target = {"Id": "t", "Arn": "arn:aws:sqs:us-east-1:123456789012:q", "InputPath": "$.detail", "Input": "{}"}
+    with pytest.raises(ValidationException) as caught:
+        EventsBackend.put_targets(object(), "rule", None, [target])  # never reaches the backend
+    assert "Only one of Input, InputPath, or InputTransformer must be provided for target t." in caught.value.description
+
+
+def test_seam_test_event_pattern_answers_result(layers):
+    """EventsHandler.test_event_pattern: moto 5.2.5 answered 200 with no body."""
+    import json
+
+    from moto.events.responses import EventsHandler
+
+    install(layers.clock, layers.dispatcher, layers.delivery)
+    event = {"id": "1", "account": "1", "source": "s", "time": "t", "region": "r", "detail-type": "d"}
+    params = {"EventPattern": '{"source": ["s"]}', "Event": json.dumps(event)}
+    handler = SimpleNamespace(_get_param=params.get)
+    assert json.loads(EventsHandler.test_event_pattern(handler)) == {"Result": True}
+
+
+def test_seam_callback_endpoints_wait_on_the_clock(layers):
+    """CallbackEndpoint/HeartbeatEndpoint/ActivityTaskStartEndpoint.__init__: their
+    threading.Events (real-time waits that would stall the scheduler) become the clock's."""
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        ActivityTaskStartEndpoint,
+        CallbackEndpoint,
+        HeartbeatEndpoint,
+    )
+
+    install(layers.clock, layers.dispatcher, layers.delivery)
+    assert CallbackEndpoint("id")._notify_event == ("clock event", layers.clock)
+    assert HeartbeatEndpoint(10)._next_heartbeat_event == ("clock event", layers.clock)
+    assert ActivityTaskStartEndpoint()._next_activity_task_start_event == ("clock event", layers.clock)
+
+
+def test_seam_wait_fails_a_delay_aws_calls_too_long(layers):
+    """WaitFunction._wait_interval: recorded (sfn_wait.json, test_timestamp_too_far_in_future_
+    boundary[24856]) States.Runtime "Wait state delay is too long", without waiting."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    install(layers.clock, layers.dispatcher, layers.delivery)
+    WaitFunction._wait_interval(None, _fake_env(), moto_adapter.MAX_WAIT_SECONDS)
+    with pytest.raises(FailureEventException) as caught:
+        WaitFunction._wait_interval(None, _fake_env(), moto_adapter.MAX_WAIT_SECONDS + 1)
+    assert caught.value.extract_error_cause_pair() == ("States.Runtime", "Wait state delay is too long.")
+    assert layers.clock.sleeps == [moto_adapter.MAX_WAIT_SECONDS]
+
+
+def test_seam_timestamp_wait_measures_on_the_simulated_clock(layers):
+    """Timestamp._get_wait_seconds: moto compared with datetime.now() (the wall clock, local
+    time); a Timestamp Wait ends when the simulated clock reaches it."""
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
+
+    install(layers.clock, layers.dispatcher, layers.delivery)
+    env = _fake_env()
+    wait = SimpleNamespace(
+        string=SimpleNamespace(eval=lambda env: env.stack.append("2026-01-01T00:02:00.000Z")),
+        _from_timestamp_string=Timestamp._from_timestamp_string,
+    )
+    assert Timestamp._get_wait_seconds(wait, env) == 120.0
+    layers.clock._now += 600  # already past: no wait
+    env.stack.clear()
+    assert Timestamp._get_wait_seconds(wait, env) == 0.0

@@ -1,5 +1,5 @@
 """The run state machine, driven through the FakeTFC domain with a virtual clock.
-Sequences follow the reference (tfc-api.md section 2.3, D-STATES)."""
+Sequences follow TFC's run states documentation."""
 
 from __future__ import annotations
 
@@ -192,6 +192,21 @@ def test_per_attempt_behaviour_is_counted_per_workspace(fake, clock):
     _finish(fake, clock, ra2)
     _finish(fake, clock, rb1)
     assert (ra1.status, ra2.status, rb1.status) == (S.ERRORED, S.APPLIED, S.ERRORED)
+
+
+def test_a_workspace_created_again_goes_on_counting_its_attempts(fake, clock):
+    # A tenant decommissioned (its workspace deleted) and then created again: the script's
+    # first attempt was spent on the old workspace, so the new one's first run takes `then`.
+    fake.set_script(RunScript(match="t-*", runs=[RunBehaviour(outcome=Outcome.PLAN_ERROR)]))
+    _, old = _workspace(fake, "t-a")
+    first = _run(fake, old)
+    _finish(fake, clock, first)
+    fake.delete_workspace(old)
+    _, new = _workspace(fake, "t-a")
+    assert new.id != old.id
+    second = _run(fake, new)
+    _finish(fake, clock, second)
+    assert (first.status, second.status) == (S.ERRORED, S.APPLIED)
 
 
 def test_policy_soft_fail_waits_for_a_decision_and_can_be_discarded(fake, clock):

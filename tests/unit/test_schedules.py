@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from sim.embedded.schedules import Schedule, UnsupportedSchedule
+from sim.engines.embedded.schedules import Schedule, UnsupportedSchedule
 
 
 def ts(*args: int) -> float:

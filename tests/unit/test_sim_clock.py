@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from sim.embedded.clock import SimClock, SimulationStalled
+from sim.engines.embedded.clock import DeadlineExceeded, SimClock, SimulationStalled
 
 START = 1_000_000.0
 #: A broken scheduler fails a test in seconds instead of the default minute.
@@ -158,6 +158,155 @@ def test_two_managed_threads_interleave_strictly_in_deadline_order_every_time():
     expected = [("A", 10.0), ("B", 15.0), ("A", 20.0), ("B", 30.0), ("A", 30.0)]
     for _ in range(20):
         assert _interleave_once() == expected
+
+
+# ------------------------------------------------------- deadlines and run_child
+def test_a_sleep_reaching_the_threads_deadline_wakes_exactly_there_and_raises():
+    """A Lambda's timeout: the handler is cut off at the deadline, not at the end of its nap."""
+    clock = SimClock(START, stall_seconds=STALL)
+    seen: list[tuple[str, float]] = []
+
+    def body() -> None:
+        with clock.deadline(START + 30) as token:
+            clock.sleep(10)  # well within
+            seen.append(("awake", clock.now()))
+            try:
+                clock.sleep(100)
+            except DeadlineExceeded as exc:
+                seen.append(("cut", clock.now()))
+                assert exc.token is token and exc.at == START + 30
+        clock.sleep(5)  # no deadline any more
+        seen.append(("after", clock.now()))
+
+    clock.spawn(body, name="sfn-deadline")
+    clock.advance(1000)
+    assert seen == [("awake", START + 10), ("cut", START + 30), ("after", START + 35)]
+
+
+def test_nested_deadlines_the_earliest_fires_with_its_own_token():
+    clock = SimClock(START, stall_seconds=STALL)
+    caught: list[object] = []
+    tokens: dict[str, object] = {}
+
+    def body() -> None:
+        with clock.deadline(START + 60) as outer:
+            tokens["outer"] = outer
+            try:
+                with clock.deadline(START + 20) as inner:
+                    tokens["inner"] = inner
+                    clock.sleep(50)
+            except DeadlineExceeded as exc:
+                caught.append(exc.token)
+            try:
+                clock.sleep(50)
+            except DeadlineExceeded as exc:
+                caught.append(exc.token)
+
+    clock.spawn(body, name="sfn-nested")
+    clock.advance(1000)
+    assert caught == [tokens["inner"], tokens["outer"]]
+
+
+def test_run_child_without_a_nap_is_exactly_inline():
+    """No other actor runs between the caller and its child: ordering is as if inline."""
+    clock = SimClock(START, stall_seconds=STALL)
+    log: list[str] = []
+
+    def parent() -> None:
+        log.append("parent")
+        assert clock.run_child(lambda: log.append("child"), name="c", timeout=5) is True
+        log.append("parent again")
+
+    clock.spawn(parent, name="sfn-parent")
+    clock.spawn(lambda: log.append("other"), name="sfn-other")  # due now as well, queued after
+    clock.run_due()
+    assert log == ["parent", "child", "parent again", "other"]
+    assert clock.pending() == 0 and clock.busy == 0
+
+
+def test_run_child_that_finishes_in_time_hands_back_at_its_end():
+    clock = SimClock(START, stall_seconds=STALL)
+    log: list[tuple[str, float]] = []
+
+    def child() -> None:
+        clock.sleep(7)
+        log.append(("child done", clock.now()))
+
+    def parent() -> None:
+        assert clock.run_child(child, name="c", timeout=10) is True
+        log.append(("parent resumes", clock.now()))
+
+    clock.spawn(parent, name="sfn-parent")
+    clock.advance(100)
+    assert log == [("child done", START + 7), ("parent resumes", START + 7)]
+    assert clock.pending() == 0  # the parent's deadline was dropped
+
+
+def test_run_child_past_its_timeout_returns_false_and_the_child_runs_on():
+    """A Task's TimeoutSeconds: Step Functions stops waiting, the Lambda does not stop."""
+    clock = SimClock(START, stall_seconds=STALL)
+    log: list[tuple[str, float]] = []
+
+    def child() -> None:
+        clock.sleep(7)
+        log.append(("child done", clock.now()))
+
+    def parent() -> None:
+        assert clock.run_child(child, name="c", timeout=3) is False
+        log.append(("parent gives up", clock.now()))
+        clock.sleep(1)
+        log.append(("parent goes on", clock.now()))
+
+    clock.spawn(parent, name="sfn-parent")
+    clock.advance(100)
+    assert log == [("parent gives up", START + 3), ("parent goes on", START + 4), ("child done", START + 7)]
+    assert clock.busy == 0 and clock.pending() == 0
+
+
+def test_run_child_reraises_the_childs_error_in_the_caller():
+    clock = SimClock(START, stall_seconds=STALL)
+    caught: list[str] = []
+
+    def child() -> None:
+        clock.sleep(2)
+        raise Boom("in the child")
+
+    def parent() -> None:
+        try:
+            clock.run_child(child, name="c", timeout=10)
+        except Boom as exc:
+            caught.append(str(exc))
+
+    clock.spawn(parent, name="sfn-parent")
+    clock.advance(100)
+    assert caught == ["in the child"]
+
+
+def test_run_child_off_the_scheduler_runs_inline():
+    clock = SimClock(START, stall_seconds=STALL)
+    ran: list[int] = []
+    assert clock.run_child(lambda: ran.append(threading.get_ident()), name="c", timeout=1) is True
+    assert ran == [threading.get_ident()]
+
+
+def test_a_sim_event_wait_ends_when_set_or_at_its_timeout_in_simulated_time():
+    """Callbacks and heartbeats: moto's threading.Event waits, moved onto the clock."""
+    clock = SimClock(START, stall_seconds=STALL)
+    event = clock.event()
+    log: list[tuple[str, bool, float]] = []
+
+    def waiter(name: str, timeout: float) -> None:
+        log.append((name, event.wait(timeout), clock.now()))
+
+    clock.spawn(lambda: waiter("early", 5), name="sfn-early")
+    clock.spawn(lambda: waiter("late", 50), name="sfn-late")
+    clock.run_due()
+    clock.advance(10)  # "early" times out at +5; "late" still waits
+    clock.call_at(START + 20, event.set)  # set by another actor at +20
+    clock.advance(100)
+    assert log == [("early", False, START + 5), ("late", True, START + 20)]
+    assert event.wait(1) is True  # already set: no wait
+    assert clock.busy == 0 and clock.pending() == 0
 
 
 # ---------------------------------------------------------------------- run_until

@@ -13,7 +13,8 @@ from fake_tfc import Outcome, RunBehaviour, RunScript, create_app
 from fake_tfc.transport import SyncASGITransport
 from sim.controlplane.decommission import decommission
 from sim.controlplane.flow import FlowConstants, max_safe_poll_budget, worst_case_history_events, HISTORY_LIMIT, DEFAULT_POLL_BUDGET
-from sim.controlplane.steps import StepDeps, StaleRequest, check, finalize, trigger
+from sim.controlplane.errors import FlowSuperseded
+from sim.controlplane.steps import StepDeps, check, finalize, trigger
 from sim.controlplane.statuses import Action
 from sim.controlplane.tfc_client import TFCClient
 from tests.conftest import ORG, TOKEN
@@ -54,7 +55,7 @@ def _run_flow(steps, clock, state: dict) -> dict:
     state = {**state, "poll": {"count": 0}}
     try:
         state["run"] = trigger(steps, state)
-    except StaleRequest:
+    except FlowSuperseded:
         raise
     except Exception as exc:  # the Catch
         state["error"] = {"Error": type(exc).__name__, "Cause": str(exc)}
@@ -116,15 +117,41 @@ def test_decommission_skips_mid_flow_and_deletes_the_next_day(steps, deps, clock
     _create(deps, "aaa")
     _run_flow(steps, clock, _execution(deps, "aaa", Action.CREATE))
     _create(deps, "bbb")  # still creating
-    report = decommission(deps, date(2027, 1, 1))
+    report = decommission(deps, date(2099, 1, 1))
     assert (report.deleting, report.skipped_mid_flow) == (["aaa"], ["bbb"])
-    assert decommission(deps, date(2026, 12, 31)).deleting == []  # never before the date
+    assert decommission(deps, date(2098, 12, 31)).deleting == []  # never before the date
     _run_flow(steps, clock, _execution(deps, "bbb", Action.CREATE))
-    assert decommission(deps, date(2027, 1, 2)).deleting == ["bbb"]
+    assert decommission(deps, date(2099, 1, 2)).deleting == ["bbb"]
 
 
 def test_poll_budget_stays_well_inside_the_history_limit():
-    """25,000 events per Standard execution (aws-semantics.md 2.4)."""
+    """25,000 events per Standard execution (AWS Step Functions quotas)."""
     assert worst_case_history_events(DEFAULT_POLL_BUDGET) < HISTORY_LIMIT // 4
     assert worst_case_history_events(max_safe_poll_budget()) <= HISTORY_LIMIT // 2
     assert worst_case_history_events(max_safe_poll_budget() + 1) > HISTORY_LIMIT // 2
+
+
+def test_a_malformed_row_is_skipped_and_reported_by_listing_and_decommission(steps, deps, clock):  # noqa: F811
+    """One row with a status the control plane does not have must not hide the others: the
+    listing and the decommission skip it, each time with a log line and a metric."""
+    from sim.controlplane.api import handle
+    from sim.controlplane.errors import MalformedRow
+
+    reported: list[tuple[str, str]] = []
+    deps.store.on_malformed = lambda code, why: reported.append((code, why))
+    _create(deps, "aaa")
+    _run_flow(steps, clock, _execution(deps, "aaa", Action.CREATE))
+    deps.store._db.put_item(
+        TableName="tenants",
+        Item={"tenant_code": {"S": "zzz"}, "status": {"S": "archived"}, "decommission_date": {"S": "2000-01-01"}},
+    )
+    listed = handle(deps, {"httpMethod": "GET", "path": "/tenants"})
+    assert listed["statusCode"] == 200
+    assert [t["tenant_code"] for t in json.loads(listed["body"])["tenants"]] == ["aaa"]
+    report = decommission(deps, date(2099, 1, 1))
+    assert report.deleting == ["aaa"] and list(report.malformed) == ["zzz"] and "status" in report.malformed["zzz"]
+    assert [code for code, _ in reported] == ["zzz", "zzz"]
+    with pytest.raises(MalformedRow):
+        deps.store.get("zzz")
+    got = handle(deps, {"httpMethod": "GET", "path": "/tenants/zzz"})
+    assert got["statusCode"] == 500 and json.loads(got["body"])["field"] == "tenant_code"

@@ -35,7 +35,7 @@ def test_ensure_workspace_creates_once_with_auto_apply(tfc, fake):
 
 def test_ensure_workspace_survives_a_create_whose_answer_was_lost(tfc, fake):
     """A gateway error after the create took effect makes the retry meet 422
-    "Name has already been taken" (tfc-api.md 6.10); the client reads the workspace."""
+    "Name has already been taken" (TFC API docs, create a workspace); the client reads it."""
     fake.faults.add(FaultRule(method="POST", path="*/workspaces", status=502, after=True, count=1))
     ws_id = tfc.ensure_workspace("acme")
     assert fake.workspaces[ws_id].name == "acme"
@@ -106,3 +106,52 @@ def test_the_token_never_appears_in_logs_errors_or_reprs(tfc, fake, caplog):
     assert TOKEN not in repr(tfc)
     assert TOKEN not in caplog.text
     assert "retry" in caplog.text  # the log does speak about the retries
+
+
+# ------------------------------------------------------------ abandoning a run
+def _stuck_run(fake, clock, tfc, name: str, stuck_in: str) -> str:
+    from fake_tfc import RunBehaviour, RunScript
+
+    fake.set_script(RunScript(match=name, runs=[RunBehaviour(stuck_in=stuck_in)]))
+    ws = tfc.ensure_workspace(name)
+    run_id = tfc.start_run(ws, destroy=False, message="m")
+    clock.advance(30)
+    assert tfc.run(run_id).status == stuck_in
+    return run_id
+
+
+def test_abandon_cancels_a_queued_run_at_once(fake, clock):
+    """TFC run actions: a run in plan_queued is cancelable and stops at once."""
+    tfc = TFCClient("http://fake-tfc", TOKEN, ORG, transport=SyncASGITransport(create_app(fake)), sleep=clock.advance, now=clock.now)
+    run_id = _stuck_run(fake, clock, tfc, "queued", "plan_queued")
+    said = tfc.abandon(run_id, "giving up")
+    assert tfc.run(run_id).status == "canceled" and "cancel requested" in said and "canceled" in said
+
+
+def test_abandon_force_cancels_a_run_that_ignores_its_cancel_after_the_cool_off(fake, clock):
+    """A run stuck in applying ignores cancel; force-cancel becomes possible at
+    force-cancel-available-at, which the client waits for (on its clock) when it fits."""
+    t0 = clock.now()
+    tfc = TFCClient("http://fake-tfc", TOKEN, ORG, transport=SyncASGITransport(create_app(fake)), sleep=clock.advance, now=clock.now, time_left=lambda: 60.0)
+    run_id = _stuck_run(fake, clock, tfc, "applying", "applying")
+    said = tfc.abandon(run_id, "giving up")
+    assert tfc.run(run_id).status == "canceled"
+    assert "force-canceled" in said and clock.now() - t0 >= 30 + 10
+    actions = [e.path.rsplit("/", 1)[-1] for e in fake.journal.entries(method="POST", path="*/actions/*")]
+    assert actions == ["cancel", "force-cancel"]
+
+
+def test_abandon_does_not_wait_past_the_time_left_and_says_so(fake, clock):
+    tfc = TFCClient("http://fake-tfc", TOKEN, ORG, transport=SyncASGITransport(create_app(fake)), sleep=clock.advance, now=clock.now, time_left=lambda: 5.0)
+    run_id = _stuck_run(fake, clock, tfc, "late", "applying")
+    said = tfc.abandon(run_id, "giving up")
+    assert "later than this function can wait" in said and tfc.run(run_id).status == "applying"
+
+
+def test_abandon_leaves_a_finished_run_alone(fake, clock):
+    tfc = TFCClient("http://fake-tfc", TOKEN, ORG, transport=SyncASGITransport(create_app(fake)), sleep=clock.advance, now=clock.now)
+    ws = tfc.ensure_workspace("done")
+    run_id = tfc.start_run(ws, destroy=False, message="m")
+    clock.advance(600)
+    assert tfc.abandon(run_id, "x") == f"run {run_id} already applied"
+    assert fake.journal.entries(method="POST", path="*/actions/*") == []

@@ -1,0 +1,310 @@
+"""The embedded backend: moto in-process plus our layers, the fake TFC on the same
+simulated clock, and the control plane's stack deployed onto it.
+
+    with EmbeddedBackend() as env:
+        env.api("POST", "/tenants", {"tenant_code": "acme", "variables": {"tier": "gold"}})
+        env.run_until(lambda: env.tenant("acme")["status"] == "ready", max_seconds=3600)
+
+One per process (moto's state is process-wide). :meth:`serve` additionally exposes it
+on loopback ports for people and other processes (``python -m sim up``).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Self
+
+import boto3
+import httpx
+from botocore.config import Config
+from botocore.exceptions import ClientError, ReadTimeoutError
+from moto import mock_aws
+
+from fake_tfc import FakeTFC, create_app
+from fake_tfc.clock import VIRTUAL_EPOCH
+from fake_tfc.transport import SyncASGITransport
+from sim.controlplane.flow import DEFAULT_POLL_BUDGET, DEFAULT_WAIT_SECONDS
+from sim.stack.deploy import Deployed, deploy
+from sim.stack.wiring import DEFAULT_PREFIX, DEFAULT_TFC_ORGANIZATION, Stack
+
+from ..base import BackendBase
+
+from . import moto_adapter
+from .clock import SimClock
+from .delivery import DeliveryRecord, EventDelivery
+from .faults import AwsFaultEffect, Faults
+from .lambdas import Invocation, LambdaDispatcher
+from .schedules import ScheduleRunner
+from .ttl import DEFAULT_SWEEP_SECONDS, TtlSweeper
+
+DEFAULT_TOKEN = "tenant-sim.atlasv1.embedded-token"
+
+
+@dataclass
+class EmbeddedConfig:
+    seed: int = 0
+    start: float = VIRTUAL_EPOCH
+    wait_seconds: int = DEFAULT_WAIT_SECONDS
+    poll_budget: int = DEFAULT_POLL_BUDGET
+    tfc_organization: str = DEFAULT_TFC_ORGANIZATION
+    tfc_token: str = DEFAULT_TOKEN
+    tfc_rate_limit: bool = False
+    prefix: str = DEFAULT_PREFIX
+    stall_seconds: float = 60.0
+    #: Simulated seconds between two DynamoDB TTL sweeps (AWS deletes expired items "within a few days").
+    ttl_sweep_seconds: float = DEFAULT_SWEEP_SECONDS
+
+
+class TFCClockView:
+    """The fake TFC's view of the simulator's clock (its Clock protocol)."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    async def sleep(self, seconds: float) -> None:
+        await self._clock.async_sleep(seconds)
+
+
+class EmbeddedPlatform:
+    """What a handler sees when the dispatcher runs it in-process."""
+
+    def __init__(self, backend: EmbeddedBackend, environ: dict[str, str]) -> None:
+        self.environ = environ
+        self._backend = backend
+        self._clients: dict[str, FaultyClient] = {}
+        #: The handlers' random source (the TFC client's jitter): seeded, one stream per
+        #: container in the order containers are made, so a run is reproducible.
+        self.random = backend.platform_random()
+
+    def client(self, service: str) -> Any:
+        c = self._clients.get(service)
+        if c is None:
+            c = self._clients[service] = FaultyClient(self._backend, service)
+        return c
+
+    def tfc_transport(self) -> httpx.BaseTransport:
+        return self._backend.tfc_transport()
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.clock.sleep(seconds)
+
+    def now(self) -> float:
+        return self._backend.clock.now()
+
+    def new_id(self) -> str:
+        return self._backend.new_id()
+
+    def metric(self, name: str, value: float) -> None:
+        self._backend.record_metric(name, value)
+
+
+class FaultyClient:
+    """The backend's boto3 client as the control plane's functions get it: each API call
+    first meets the AWS-call faults in force (``env.faults.aws_calls``): it may take
+    simulated time, be refused before it takes effect (503 ``ServiceUnavailable``), or take
+    effect and lose its answer (a read timeout, what botocore raises when no answer comes).
+    Everything else is the real client (its event hooks, which the scenario trace uses,
+    included)."""
+
+    def __init__(self, backend: EmbeddedBackend, service: str) -> None:
+        self._backend = backend
+        self._service = service
+        self._client = backend.client(service)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        operation = self._client.meta.method_to_api_mapping.get(name)
+        if operation is None or not callable(attr):
+            return attr
+        backend, service = self._backend, self._service
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            fault = backend.faults.aws_call_fault(service, operation)
+            if fault is None:
+                return attr(*args, **kwargs)
+            backend.pass_time(fault.latency)
+            backend.aws_fault_fired(service, operation, fault.effect.value)
+            if fault.effect is AwsFaultEffect.REFUSED:
+                raise ClientError(
+                    {"Error": {"Code": "ServiceUnavailable", "Message": "injected by tenant-sim"}, "ResponseMetadata": {"HTTPStatusCode": 503}},
+                    operation,
+                )
+            attr(*args, **kwargs)
+            raise ReadTimeoutError(endpoint_url=f"https://{service}.{backend.stack.region}.amazonaws.com/ (answer lost, injected)")
+
+        return call
+
+
+class PerThreadASGITransport(httpx.BaseTransport):
+    """The fake TFC in-process, with one event loop per calling thread: an execution
+    parked on the simulated clock inside a TFC call (injected latency) must not hold a
+    transport another execution needs."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._local = threading.local()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        t = getattr(self._local, "transport", None)
+        if t is None:
+            t = self._local.transport = SyncASGITransport(self._app)
+        return t.handle_request(request)
+
+
+class EmbeddedBackend(BackendBase):
+    def __init__(self, config: EmbeddedConfig | None = None, stack: Stack | None = None) -> None:
+        self.config = config or EmbeddedConfig()
+        c = self.config
+        self.stack = stack or Stack(
+            prefix=c.prefix, wait_seconds=c.wait_seconds, poll_budget=c.poll_budget, tfc_organization=c.tfc_organization
+        )
+        self.clock = SimClock(c.start, stall_seconds=c.stall_seconds)
+        self.fake = FakeTFC(TFCClockView(self.clock), seed=c.seed, organizations=[c.tfc_organization], tokens=[c.tfc_token])
+        self.tfc_app = create_app(self.fake, rate_limit=c.tfc_rate_limit)
+        self.faults = Faults()
+        self.invocations: list[Invocation] = []
+        self.deliveries: list[DeliveryRecord] = []
+        #: Observers (a scenario's trace): called with each Invocation / DeliveryRecord.
+        self.invocation_listeners: list[Callable[[Invocation], None]] = [self.invocations.append]
+        self.delivery_listeners: list[Callable[[DeliveryRecord], None]] = [self.deliveries.append]
+        #: Observers of injected AWS-call faults: called with (service, operation, effect).
+        self.aws_fault_listeners: list[Callable[[str, str, str], None]] = []
+        #: The control plane's metrics (what it would emit to CloudWatch), summed by name.
+        self.metrics: dict[str, float] = {}
+        self.metric_listeners: list[Callable[[str, float], None]] = []
+        self.dispatcher = LambdaDispatcher(
+            lambda env: EmbeddedPlatform(self, env), self.clock.now, self.faults, self._invoked, self.clock.deadline
+        )
+        self.delivery = EventDelivery(self.clock, self.client, self.faults, c.seed, self._delivered)
+        self.deployed: Deployed | None = None
+        self._mock: Any = None
+        self._adapter: moto_adapter.AdapterHandle | None = None
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()  # boto3 builds clients thread-unsafely; served calls come on many threads
+        self._tfc_transport = PerThreadASGITransport(self.tfc_app)
+        self._ids = random.Random(f"{c.seed}:request-ids")
+        self._id_lock = threading.Lock()
+        self._platforms = 0
+        self._schedules: ScheduleRunner | None = None
+        self.ttl: TtlSweeper | None = None
+
+    def _invoked(self, inv: Invocation) -> None:
+        for listener in self.invocation_listeners:
+            listener(inv)
+
+    def _delivered(self, rec: DeliveryRecord) -> None:
+        for listener in self.delivery_listeners:
+            listener(rec)
+
+    def record_metric(self, name: str, value: float) -> None:
+        self.metrics[name] = self.metrics.get(name, 0.0) + value
+        for listener in self.metric_listeners:
+            listener(name, value)
+
+    def aws_fault_fired(self, service: str, operation: str, effect: str) -> None:
+        for listener in self.aws_fault_listeners:
+            listener(service, operation, effect)
+
+    def pass_time(self, seconds: float) -> None:
+        """Let ``seconds`` of simulated time pass for the calling thread, whoever it is: an
+        execution (or, under the pacer, a served request) parks on the clock; the thread
+        that drives the clock (a test, a scenario step, the pacer) drives it forward, so
+        what falls due meanwhile runs (a flow may start while an API call is resending)."""
+        if seconds <= 0:
+            return
+        managed = getattr(self.clock._local, "managed", False)  # an execution's thread
+        pacer = self.clock._pacer
+        if managed or (pacer is not None and pacer is not threading.current_thread()):
+            self.clock.sleep(seconds)
+        else:
+            self.clock.advance(seconds)
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self) -> Self:
+        # The adapter first: a second backend in this process is refused here, before it
+        # has touched moto (its mock, its random seed) or anything the first one uses.
+        self._adapter = moto_adapter.install(self.clock, self.dispatcher, self.delivery)
+        try:
+            self._mock = mock_aws(config={"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}})
+            self._mock.start()
+            from moto.moto_api._internal import mock_random
+
+            mock_random.seed(self.config.seed)  # moto's ids (event ids, message ids) from the seed
+            self.deployed = deploy(self.client, self.stack, tfc_token=self.config.tfc_token)
+            from moto.events.models import events_backends
+
+            backend = events_backends[self.stack.account][self.stack.region]
+            self._schedules = ScheduleRunner(self.clock, self.delivery, backend, self.stack.region, self.stack.account)
+            self._schedules.arm()
+            from moto.dynamodb.models import dynamodb_backends
+
+            ddb = dynamodb_backends[self.stack.account][self.stack.region]
+            self.ttl = TtlSweeper(self.clock, lambda: ddb.tables, self.client, self.config.ttl_sweep_seconds)
+            self.ttl.arm()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop what this backend started (its pacer, its moto mock, its adapter); idempotent."""
+        self.clock.stop_pacer()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._adapter is not None:
+            self._adapter.uninstall()
+            self._adapter = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------- seams
+    def client(self, service: str) -> Any:
+        """A boto3 client on the embedded backend (in-process; no network)."""
+        c = self._clients.get(service)
+        if c is not None:
+            return c
+        with self._clients_lock:
+            c = self._clients.get(service)
+            if c is not None:
+                return c
+            c = boto3.client(
+                service,
+                region_name=self.stack.region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+            )
+            self._clients[service] = c
+        return c
+
+    def tfc_transport(self) -> httpx.BaseTransport:
+        return self._tfc_transport
+
+    def platform_random(self) -> random.Random:
+        with self._id_lock:
+            self._platforms += 1
+            return random.Random(f"{self.config.seed}:platform:{self._platforms}")
+
+    def new_id(self) -> str:
+        """A request id from the seeded stream (ids are part of the trace)."""
+        with self._id_lock:
+            return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    # ------------------------------------------------------------- driving
+    def run_until(self, predicate: Callable[[], bool], *, max_seconds: float) -> bool:
+        return self.clock.run_until(predicate, max_seconds=max_seconds)
+
+    def advance(self, seconds: float) -> float:
+        return self.clock.advance(seconds)

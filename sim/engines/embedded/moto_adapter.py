@@ -1,0 +1,690 @@
+"""The one bounded adapter between moto and the embedded backend's own layers.
+
+moto gives AWS API shapes, state and a real Amazon States Language interpreter. What
+it lacks for this control plane (EventBridge delivery to Step Functions with retry and DLQ,
+Lambda code without Docker, schedules, simulated time) is added here, by
+patching exactly these seams of **moto 5.2.5** and nothing else:
+
+=============================================  ==========================================
+moto seam                                      replaced by
+=============================================  ==========================================
+``WaitFunction._wait_interval``                ``SimClock.sleep`` (Wait on simulated time),
+                                               failing a delay AWS calls too long
+``Timestamp._get_wait_seconds``                a Timestamp Wait measured on the simulated
+                                               clock (moto reads the wall clock)
+``retrier_decl.time.sleep``                    ``SimClock.sleep`` (Retry intervals)
+``ExecutionWorker.start``                      ``SimClock.spawn`` (one scheduler decides)
+``Program.eval``                               runs the states in the execution's place
+                                               (``SimClock.run_child``), for at most the
+                                               definition's TimeoutSeconds (else 1 year),
+                                               then ExecutionTimedOut, States.Timeout
+``ExecutionState._evaluate_with_timeout``      runs each Task likewise, for at most its
+                                               TimeoutSeconds, then TaskTimedOut,
+                                               States.Timeout (what the Task started, a
+                                               Lambda, runs on)
+``CallbackEndpoint.__init__``,                 a callback's and a heartbeat's waits are on
+``HeartbeatEndpoint.__init__``,                the simulated clock (``SimClock.event``):
+``ActivityTaskStartEndpoint.__init__``         HeartbeatSeconds, .waitForTaskToken
+``lambda_eval_utils.boto_client_for``          a cached client (no per-Task construction)
+``ExecutionWorker._get_evaluation_entrypoint``  the parsed definition, cached per text
+``json_path.parse``, ``result_path.parse``     cached JSONPath parsers
+``LambdaSimpleBackend.invoke``                 the Lambda dispatcher (real handlers)
+``events.models.Rule.send_to_targets``         the EventBridge delivery layer
+``EventPatternParser.parse``                   ``patterns.compile_pattern``: PutRule (and
+                                               every other rule or archive pattern) refuses
+                                               what AWS refuses, with AWS's message
+``EventsBackend.put_targets``                  ``targets.validate_target``: PutTargets
+                                               refuses what AWS refuses
+``EventsHandler.test_event_pattern``           answers from ``patterns.event_matches`` (moto
+                                               answers 200 with no ``Result``)
+*Time: what moto reads from the wall clock, read from the simulated clock instead*
+``EventManager._get_current_timestamp``        every execution-history event's timestamp
+``Execution.__init__``                         an execution's ``startDate``
+``..._reflect_execution_status``               its ``stopDate``
+``state.datetime``                             ``$$.State.EnteredTime``
+``sqs.models.unix_time`` / ``_millis``         SentTimestamp, visibility, delays, retention
+``SQSBackend.receive_message``                 a long poll returns at once unless time flows;
+                                               messages past retention are deleted first
+``events.models.unix_time``                    an event's ``time`` (unless PutEvents gave
+                                               one), rules' and buses' creation times
+``sns.models.iso_8601_datetime_with_ms``       a notification's ``Timestamp``
+``DynamoHandler.call_action``                  one DynamoDB request at a time (atomic
+                                               conditional writes, as DynamoDB's are)
+*Start-up*
+``moto.batch`` package ``__init__``            not run (:func:`defer_batch_models`): the
+                                               parser needs one enum of ``moto.batch.utils``;
+                                               the models load when Batch is first used
+=============================================  ==========================================
+
+:func:`check_seams` fails loudly, naming the seam, if a moto upgrade moves any of them or
+changes how one is called (each seam's ``inspect.signature`` is recorded in ``_SEAMS``); a
+unit test calls it, so an upgrade breaks a test rather than a simulation. :func:`install`
+returns an :class:`AdapterHandle`, and only that handle uninstalls.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import threading
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+PINNED_MOTO = "5.2.5"
+
+#: The longest delay a Wait state takes: AWS waited for a timestamp 24,855 days ahead and
+#: failed one 24,856 days ahead at once, "Wait state delay is too long" (recorded:
+#: sfn_wait.json, test_timestamp_too_far_in_future_boundary); 2**31 seconds lies between.
+MAX_WAIT_SECONDS = 2**31 - 1
+#: A Standard execution runs at most a year; past that it times out, States.Timeout
+#: (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
+MAX_EXECUTION_SECONDS = 365 * 24 * 3600
+
+#: moto's DynamoDB checks a condition, then writes, with no lock: two conditional writes on
+#: one item can both succeed when requests arrive on several threads (``sim up`` serves the
+#: REST API and the AWS endpoint on threads of their own). DynamoDB never lets that happen
+#: ("conditional writes are ... atomic": the DynamoDB developer guide, "Condition
+#: expressions"), so every DynamoDB request runs under this lock, whole.
+DYNAMODB_LOCK = threading.RLock()
+
+
+class Seam(NamedTuple):
+    """Where a seam is (module, dotted attribute) and the call shape the adapter relies on
+    (``inspect.signature`` without annotations, see :func:`signature_of`)."""
+
+    module: str
+    attr: str
+    signature: str
+
+
+_SFN = "moto.stepfunctions.parser"
+_SEAMS: dict[str, Seam] = {
+    "wait": Seam(f"{_SFN}.asl.component.state.wait.wait_function.wait_function", "WaitFunction._wait_interval", "(self, env, wait_seconds)"),
+    "timestamp_wait": Seam(f"{_SFN}.asl.component.state.wait.wait_function.timestamp", "Timestamp._get_wait_seconds", "(self, env)"),
+    "retry": Seam(f"{_SFN}.asl.component.common.retry.retrier_decl", "time", "<module time>"),
+    "worker": Seam(f"{_SFN}.backend.execution_worker", "ExecutionWorker.start", "(self)"),
+    "program": Seam(f"{_SFN}.asl.component.program.program", "Program.eval", "(self, env)"),
+    "task_timeout": Seam(f"{_SFN}.asl.component.state.exec.execute_state", "ExecutionState._evaluate_with_timeout", "(self, env)"),
+    "callback_event": Seam(f"{_SFN}.asl.eval.callback.callback", "CallbackEndpoint.__init__", "(self, callback_id)"),
+    "heartbeat_event": Seam(f"{_SFN}.asl.eval.callback.callback", "HeartbeatEndpoint.__init__", "(self, heartbeat_seconds)"),
+    "activity_start_event": Seam(f"{_SFN}.asl.eval.callback.callback", "ActivityTaskStartEndpoint.__init__", "(self)"),
+    "entrypoint": Seam(f"{_SFN}.backend.execution_worker", "ExecutionWorker._get_evaluation_entrypoint", "(self)"),
+    "json_path": Seam(f"{_SFN}.asl.utils.json_path", "parse", "(path, debug=...)"),
+    "result_path": Seam(f"{_SFN}.asl.component.common.path.result_path", "parse", "(string)"),
+    "lambda_client": Seam(
+        f"{_SFN}.asl.component.state.exec.state_task.lambda_eval_utils", "boto_client_for", "(region, service, state_credentials=...)"
+    ),
+    "lambda_invoke": Seam(
+        "moto.awslambda_simple.models", "LambdaSimpleBackend.invoke", "(self, function_name, qualifier, body, headers, response_headers)"
+    ),
+    "rule_delivery": Seam("moto.events.models", "Rule.send_to_targets", "(self, original_event, transform_input=...)"),
+    "pattern_parse": Seam("moto.events.models", "EventPatternParser.parse", "(self)"),
+    "put_targets": Seam("moto.events.models", "EventsBackend.put_targets", "(self, name, event_bus_arn, targets)"),
+    "test_event_pattern": Seam("moto.events.responses", "EventsHandler.test_event_pattern", "(self)"),
+    # time
+    "history_time": Seam(f"{_SFN}.asl.eval.event.event_manager", "EventManager._get_current_timestamp", "()"),
+    "execution_start": Seam(
+        f"{_SFN}.backend.execution",
+        "Execution.__init__",
+        "(self, name, sm_type, role_arn, exec_arn, account_id, region_name, state_machine, start_date, "
+        "cloud_watch_logging_session, activity_store, input_data, trace_header=...)",
+    ),
+    "execution_stop": Seam(f"{_SFN}.backend.execution", "BaseExecutionWorkerCommunication._reflect_execution_status", "(self)"),
+    "state_entered_time": Seam(f"{_SFN}.asl.component.state.state", "datetime", "<module datetime>"),
+    "sqs_time": Seam("moto.sqs.models", "unix_time", "(dt=...)"),
+    "sqs_time_millis": Seam("moto.sqs.models", "unix_time_millis", "(dt=...)"),
+    "sqs_receive": Seam(
+        "moto.sqs.models",
+        "SQSBackend.receive_message",
+        "(self, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names=...)",
+    ),
+    "events_time": Seam("moto.events.models", "unix_time", "(dt=...)"),
+    "sns_time": Seam("moto.sns.models", "iso_8601_datetime_with_milliseconds", "(value=...)"),
+    # concurrency
+    "dynamodb_request": Seam("moto.dynamodb.responses", "DynamoHandler.call_action", "(self)"),
+}
+
+
+def signature_of(obj: Any) -> str:
+    """A seam's call shape: parameter names, kinds and which have defaults (annotations and
+    default values left out, so that only a change in how moto calls it shows)."""
+    if isinstance(obj, types.ModuleType):
+        return f"<module {obj.__name__}>"
+    parts: list[str] = []
+    star = slash = False
+    for p in inspect.signature(obj).parameters.values():
+        if p.kind is not p.POSITIONAL_ONLY and slash:
+            parts.append("/")
+            slash = False
+        if p.kind is p.POSITIONAL_ONLY:
+            slash = True
+        if p.kind is p.VAR_POSITIONAL:
+            parts.append(f"*{p.name}")
+            star = True
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            parts.append(f"**{p.name}")
+            continue
+        if p.kind is p.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        parts.append(p.name + ("=..." if p.default is not p.empty else ""))
+    if slash:
+        parts.append("/")
+    return "(" + ", ".join(parts) + ")"
+
+
+class MotoSeamMissing(RuntimeError):
+    """moto changed under the adapter: the named seam is gone."""
+
+
+class MotoSeamChanged(MotoSeamMissing):
+    """moto changed under the adapter: the named seam is there but is called differently."""
+
+
+class Clock(Protocol):
+    time_scale: float | None
+
+    def now(self) -> float: ...
+    def is_managed(self) -> bool: ...
+    def sleep(self, seconds: float) -> None: ...
+    def run_child(self, target: Callable[[], Any], *, name: str, timeout: float | None = None) -> bool: ...
+    def event(self) -> Any: ...
+    def spawn(self, target: Callable[[], Any], name: str) -> threading.Thread: ...
+
+
+class Dispatcher(Protocol):
+    def invoke(self, function: Any, body: bytes, response_headers: dict[str, str]) -> bytes: ...
+
+
+class Delivery(Protocol):
+    def deliver(self, rule: Any, moto_event: dict[str, Any]) -> None: ...
+
+
+def _resolve(module: str, attr: str) -> tuple[Any, str, Any]:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise MotoSeamMissing(f"moto module {module} is gone ({exc}); the adapter is written for moto {PINNED_MOTO}") from exc
+    owner: Any = mod
+    parts = attr.split(".")
+    for part in parts[:-1]:
+        owner = getattr(owner, part, None)
+        if owner is None:
+            raise MotoSeamMissing(f"{module}.{attr}: {part} is gone; the adapter is written for moto {PINNED_MOTO}")
+    if not hasattr(owner, parts[-1]):
+        raise MotoSeamMissing(f"{module}.{attr} is gone; the adapter is written for moto {PINNED_MOTO}")
+    return owner, parts[-1], getattr(owner, parts[-1])
+
+
+#: ``moto/batch/__init__.py`` as moto 5.2.5 ships it: the one name it exports, from its models.
+_BATCH_INIT = "from .models import batch_backends  # noqa: F401\n"
+
+
+def defer_batch_models() -> None:
+    """moto's Step Functions parser imports ``moto.batch.utils`` for one enum, and importing
+    the ``moto.batch`` package runs its ``__init__``, which loads ``moto.batch.models`` and with
+    it ``moto.ec2`` (about a second of a fresh start, for services this control plane never
+    calls). Register the package without running that ``__init__``: its submodules import as
+    usual, and ``batch_backends`` (how moto's backend registry reaches it) loads the models on
+    first use. Done only while the ``__init__`` is exactly the one-liner of the pinned moto."""
+    import importlib.util
+    import sys
+
+    if "moto.batch" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    if spec is None or spec.origin is None or spec.submodule_search_locations is None:
+        return
+    with open(spec.origin, encoding="utf-8") as f:
+        if f.read() != _BATCH_INIT:
+            return  # another moto: let the package import the way it says
+
+    def load_models(name: str) -> Any:
+        if name != "batch_backends":
+            raise AttributeError(f"module 'moto.batch' has no attribute {name!r}")
+        return importlib.import_module("moto.batch.models").batch_backends
+
+    package = types.ModuleType("moto.batch")
+    package.__spec__ = spec
+    package.__file__ = spec.origin
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__package__ = "moto.batch"
+    package.__getattr__ = load_models  # type: ignore[method-assign]  # PEP 562: a module-level __getattr__
+    sys.modules["moto.batch"] = package
+
+
+def check_seams() -> dict[str, Any]:
+    """Resolve every seam and check its call shape; raise :class:`MotoSeamMissing` naming the
+    first one missing, or :class:`MotoSeamChanged` naming the first one whose signature is
+    not the one recorded here."""
+    import moto
+
+    if moto.__version__ != PINNED_MOTO:
+        raise MotoSeamMissing(f"moto {moto.__version__} installed; the adapter is written and tested for {PINNED_MOTO}")
+    defer_batch_models()
+    resolved = {}
+    for name, seam in _SEAMS.items():
+        resolved[name] = owner_attr_value = _resolve(seam.module, seam.attr)
+        found = signature_of(owner_attr_value[2])
+        if found != seam.signature:
+            raise MotoSeamChanged(
+                f"{seam.module}.{seam.attr} changed: the adapter relies on {seam.signature}, moto now has {found}; "
+                f"the adapter is written for moto {PINNED_MOTO}"
+            )
+    return resolved
+
+
+@dataclass
+class _Layers:
+    clock: Clock
+    dispatcher: Dispatcher
+    delivery: Delivery
+
+
+_lock = threading.Lock()
+_active: _Layers | None = None
+_handle: AdapterHandle | None = None
+
+
+class AdapterBusy(RuntimeError):
+    """A second embedded backend in one process: moto's state is process-wide."""
+
+
+class AdapterHandle:
+    """What :func:`install` returns: the one way to take the adapter off again. Only the
+    handle that installed it can uninstall it; a stale or second handle does nothing, so a
+    refused second backend's clean-up cannot break the running one."""
+
+    def __init__(self, originals: list[tuple[Any, str, Any]]) -> None:
+        self._originals = originals
+
+    @property
+    def installed(self) -> bool:
+        return _handle is self
+
+    def uninstall(self) -> None:
+        """Put every patched seam back as it was. Idempotent."""
+        global _active, _handle
+        with _lock:
+            if _handle is not self:
+                return
+            while self._originals:
+                owner, attr, original = self._originals.pop()
+                setattr(owner, attr, original)
+            _active = None
+            _handle = None
+
+
+def install(clock: Clock, dispatcher: Dispatcher, delivery: Delivery) -> AdapterHandle:
+    """Patch the seams so that they call these layers; one embedded backend per process.
+
+    Raises :class:`AdapterBusy` (changing nothing) while another handle is installed, and
+    :class:`MotoSeamMissing` / :class:`MotoSeamChanged` (patching nothing) if moto moved.
+    """
+    global _active, _handle
+    with _lock:
+        if _active is not None:
+            raise AdapterBusy("an embedded backend is already running in this process; stop it first")
+        seams = check_seams()
+        from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+        originals: list[tuple[Any, str, Any]] = []
+        _active = _Layers(clock, dispatcher, delivery)
+        _handle = handle = AdapterHandle(originals)
+
+        def patch(name: str, value: Any) -> None:
+            owner, attr, original = seams[name]
+            # put back what the class itself held (a staticmethod stays one)
+            raw = vars(owner).get(attr, original) if isinstance(owner, type) else original
+            originals.append((owner, attr, raw))
+            setattr(owner, attr, value)
+
+        try:
+            _patch_all(seams, patch, EvalComponent)
+        except BaseException:
+            _active = None
+            _handle = None
+            while originals:
+                owner, attr, original = originals.pop()
+                setattr(owner, attr, original)
+            raise
+        return handle
+
+
+def _patch_all(seams: dict[str, Any], patch: Callable[[str, Any], None], EvalComponent: Any) -> None:  # noqa: N803
+    """Every patch, in the order of the table above."""
+
+    def wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
+        if wait_seconds > MAX_WAIT_SECONDS:
+            raise _states_runtime_failure(env, "Wait state delay is too long.")
+        if wait_seconds > 0:
+            _layers().clock.sleep(wait_seconds)
+
+    def timestamp_wait_seconds(self: Any, env: Any) -> float:
+        import datetime
+
+        self.string.eval(env=env)
+        text = env.stack.pop()
+        at = self._from_timestamp_string(timestamp=text)
+        if at is None:
+            from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+
+            raise FailureEventException(self._create_failure_event(env, text))
+        delay: float = at.replace(tzinfo=datetime.timezone.utc).timestamp() - _layers().clock.now()
+        return max(0.0, delay)
+
+    def worker_start(self: Any) -> None:
+        name = self._evaluation_details.execution_details.name
+        _layers().clock.spawn(self._execution_logic, name=f"sfn-{name}")
+
+    def program_eval(self: Any, env: Any) -> None:
+        # moto runs the states on a second thread and joins it with the definition's
+        # TimeoutSeconds in real time; here the same on the simulated clock.
+        env.next_state_name = self.start_at.start_at_name
+        timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else MAX_EXECUTION_SECONDS
+        if _layers().clock.run_child(lambda: EvalComponent.eval(self, env), name="states", timeout=timeout):
+            return
+        env.set_timed_out()  # the states stop at their next transition
+        _execution_timed_out(env)
+
+    def lambda_invoke(self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any) -> bytes:
+        fn = self.get_function(function_name, qualifier)
+        return _layers().dispatcher.invoke(fn, body, response_headers)
+
+    def send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        _layers().delivery.deliver(self, original_event)
+
+    patch("wait", wait_interval)
+    patch("timestamp_wait", timestamp_wait_seconds)
+    patch("retry", types.SimpleNamespace(sleep=lambda s: _layers().clock.sleep(s)))
+    patch("worker", worker_start)
+    patch("program", program_eval)
+    patch("task_timeout", _evaluate_task_with_timeout)
+    for seam, attr in (
+        ("callback_event", "_notify_event"),
+        ("heartbeat_event", "_next_heartbeat_event"),
+        ("activity_start_event", "_next_activity_task_start_event"),
+    ):
+        patch(seam, _with_clock_event(seams[seam][2], attr))
+    patch("lambda_client", _cached_boto_client(seams["lambda_client"][2]))
+    # Speed only: moto re-parses the ASL text (ANTLR) for every execution and builds a
+    # JSONPath parser (PLY) for every path it evaluates; both results are immutable.
+    parse_definition = functools.lru_cache(maxsize=64)(_parse_definition)
+    patch("entrypoint", lambda self: parse_definition(self._evaluation_details.state_machine_details.definition))
+    patch("json_path", functools.lru_cache(maxsize=1024)(seams["json_path"][2]))
+    patch("result_path", functools.lru_cache(maxsize=1024)(seams["result_path"][2]))
+    patch("lambda_invoke", lambda_invoke)
+    patch("rule_delivery", send_to_targets)
+    patch("dynamodb_request", _serialized(seams["dynamodb_request"][2], DYNAMODB_LOCK))
+    original_put_targets = seams["put_targets"][2]
+    patch("pattern_parse", _parse_event_pattern)
+    patch("put_targets", lambda self, name, bus, targets: _put_targets(original_put_targets, self, name, bus, targets))
+    patch("test_event_pattern", _test_event_pattern)
+    _patch_time(seams, patch)
+
+
+def _sim_datetime(tz: Any = None) -> Any:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(_layers().clock.now(), tz=tz or datetime.timezone.utc)
+
+
+def _patch_time(seams: dict[str, Any], patch: Callable[[str, Any], None]) -> None:
+    """What moto reads from the wall clock, read from the simulated clock: so that what the
+    aws CLI shows (execution dates, history timestamps, SQS attributes) lines up with the
+    simulation's trace. freezegun is not used: it patches time for every thread of the
+    process, the scheduler's real-time waits and the pacer included."""
+    import datetime
+
+    execution_init = seams["execution_start"][2]
+    init_signature = inspect.signature(execution_init)
+
+    def execution_start(self: Any, *args: Any, **kwargs: Any) -> None:
+        bound = init_signature.bind(self, *args, **kwargs)
+        bound.arguments["start_date"] = _sim_datetime()
+        execution_init(*bound.args, **bound.kwargs)
+
+    reflect = seams["execution_stop"][2]
+
+    def execution_stop(self: Any) -> None:
+        reflect(self)
+        self.execution.stop_date = _sim_datetime()
+
+    unix_time = seams["sqs_time"][2]
+    receive = seams["sqs_receive"][2]
+
+    def sim_unix_time(dt: Any = None) -> float:
+        return unix_time(dt) if dt is not None else _layers().clock.now()
+
+    instant = [0.0, 0]  # the simulated instant last read, and how many reads it has had
+
+    def sim_unix_time_millis(dt: Any = None) -> float:
+        # moto's SQS makes a message visible when now > visible_at, strictly; on the wall
+        # clock a moment always passes between two calls, but simulated time stands still, so
+        # a VisibilityTimeout of 0 would never end. Each read within one instant is a
+        # microsecond later than the one before (deterministic, and reset as time moves).
+        if dt is not None:
+            return float(unix_time(dt)) * 1000.0
+        now = _layers().clock.now()
+        with _lock:
+            if instant[0] != now:
+                instant[0], instant[1] = now, 0
+            instant[1] += 1
+            return now * 1000.0 + instant[1] * 1e-3
+
+    def receive_message(self: Any, queue_name: str, count: int, wait_seconds_timeout: int, visibility_timeout: int, message_attribute_names: Any = None) -> Any:
+        clock = _layers().clock
+        # A long poll waits for simulated time to pass: only where it flows (the pacer of
+        # `sim up`) and never on an actor the scheduler waits for.
+        if not clock.time_scale or clock.is_managed():
+            wait_seconds_timeout = 0
+        # SQS deletes a message older than the queue's retention period. moto 5.2.5 keeps
+        # it, marks it received and stops the receive there, hiding every later message:
+        # with retention on the simulated clock (days pass in seconds) that would show.
+        queue = self.get_queue(queue_name)
+        for message in [m for m in queue._messages if not self.is_message_valid_based_on_retention_period(queue_name, m)]:
+            queue._messages.remove(message)
+            queue._pending_messages.discard(message)
+        return receive(self, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names)
+
+    iso_ms = seams["sns_time"][2]
+
+    patch("history_time", staticmethod(_sim_datetime))
+    patch("execution_start", execution_start)
+    patch("execution_stop", execution_stop)
+    patch("state_entered_time", types.SimpleNamespace(datetime=types.SimpleNamespace(now=_sim_datetime), timezone=datetime.timezone))
+    patch("sqs_time", sim_unix_time)
+    patch("sqs_time_millis", sim_unix_time_millis)
+    patch("sqs_receive", receive_message)
+    patch("events_time", sim_unix_time)
+    patch("sns_time", lambda value=None: iso_ms(value if value is not None else _sim_datetime().replace(tzinfo=None)))
+
+
+def _serialized(call: Callable[..., Any], lock: threading.RLock) -> Callable[..., Any]:
+    @functools.wraps(call)
+    def serialized(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return call(*args, **kwargs)
+
+    return serialized
+
+
+def _layers() -> _Layers:
+    layers = _active
+    if layers is None:
+        raise RuntimeError("the embedded backend's moto adapter is not installed")
+    return layers
+
+
+def _evaluate_task_with_timeout(self: Any, env: Any) -> None:
+    """moto's ``ExecutionState._evaluate_with_timeout`` with the simulated clock in place of
+    a helper thread joined in real time: the Task's work runs in the execution's place for
+    at most its TimeoutSeconds. Past that the state fails States.Timeout (moto maps the
+    TimeoutError to TaskTimedOut) while the work, e.g. a Lambda invocation, runs on; what
+    it would still add to the history is dropped, as Step Functions has stopped listening."""
+    import copy
+
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+
+    self.timeout.eval(env=env)
+    timeout_seconds = env.stack.pop()
+    frame = env.open_frame()
+    frame.states.reset(input_value=env.states.get_input())
+    frame.stack = copy.deepcopy(env.stack)
+    outputs: list[Any] = []
+    errors: list[Exception] = []
+
+    def work() -> None:
+        # As moto's helper thread: an error is kept for the state to raise, and one that
+        # comes after the state stopped waiting (the Lambda failed late) goes nowhere.
+        try:
+            self._eval_execution(frame)
+            outputs.extend(frame.stack)
+        except Exception as exc:
+            errors.append(exc)
+
+    finished = _layers().clock.run_child(work, name=f"task-{env.next_state_name}", timeout=timeout_seconds)
+    error = errors[0] if finished and errors else None
+    if not finished:
+        frame.event_manager = _MutedEvents()
+    frame.set_ended()
+    env.close_frame(frame)
+    if error is not None:
+        raise error
+    if not finished:
+        raise EvalTimeoutError()
+
+    env.stack.append(outputs.pop())
+    if not self._is_language_query_jsonpath():
+        env.states.set_result(env.stack[-1])
+    if self.assign_decl:
+        self.assign_decl.eval(env=env)
+    if self.result_selector:
+        self.result_selector.eval(env=env)
+    if self.result_path:
+        self.result_path.eval(env)
+    else:
+        env.states.reset(input_value=env.stack.pop())
+
+
+def _with_clock_event(init: Callable[..., None], attr: str) -> Callable[..., None]:
+    """An endpoint's ``__init__``, then its ``threading.Event`` swapped for one on the clock."""
+
+    def clocked_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        setattr(self, attr, _layers().clock.event())
+
+    return clocked_init
+
+
+class _MutedEvents:
+    """An event manager for work Step Functions no longer waits for: it records nothing."""
+
+    def add_event(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+
+def _execution_timed_out(env: Any) -> None:
+    """ExecutionTimedOut now, and nothing in the history after it (the states still running
+    when the time ran out end at their next transition, unheard)."""
+    from moto.stepfunctions.parser.api import ExecutionTimedOutEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    manager = env.event_manager
+    manager.add_event(
+        context=env.event_history_context,
+        event_type=HistoryEventType.ExecutionTimedOut,
+        # moto declares EventDetails total, yet builds it with one key, as here.
+        event_details=EventDetails(executionTimedOutEventDetails=ExecutionTimedOutEventDetails(error="States.Timeout")),  # type: ignore[typeddict-item]
+    )
+    manager.add_event = _MutedEvents().add_event  # this instance only: the execution is over
+
+
+def _states_runtime_failure(env: Any, cause: str) -> Exception:
+    """The exception moto's interpreter turns into ExecutionFailed States.Runtime."""
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent, FailureEventException
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    runtime = StatesErrorNameType.StatesRuntime
+    return FailureEventException(
+        failure_event=FailureEvent(
+            env=env,
+            error_name=StatesErrorName(typ=runtime),
+            event_type=HistoryEventType.ExecutionFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # one key, as moto itself builds it
+                executionFailedEventDetails=ExecutionFailedEventDetails(error=runtime.to_name(), cause=cause)
+            ),
+        )
+    )
+
+
+def _parse_event_pattern(self: Any) -> dict[str, Any]:
+    from moto.events.exceptions import InvalidEventPatternException
+
+    from .patterns import InvalidEventPattern, compile_pattern
+
+    if not self.pattern:
+        return {}
+    try:
+        return compile_pattern(self.pattern)
+    except InvalidEventPattern as exc:
+        raise InvalidEventPatternException(reason=exc.reason) from None
+
+
+def _put_targets(original: Callable[..., Any], backend: Any, name: str, bus: str | None, targets: list[dict[str, Any]]) -> Any:
+    from moto.events.exceptions import ValidationException
+
+    from .targets import TargetValidationError, validate_target
+
+    for target in targets:
+        try:
+            validate_target(target)
+        except TargetValidationError as exc:
+            raise ValidationException(str(exc)) from None
+    return original(backend, name, bus, targets)
+
+
+def _test_event_pattern(self: Any) -> str:
+    import json
+
+    from moto.events.exceptions import InvalidEventPatternException, ValidationException
+
+    from .patterns import InvalidEventPattern, compile_pattern, event_matches, valid_test_event
+
+    try:
+        pattern = compile_pattern(self._get_param("EventPattern") or "")
+    except InvalidEventPattern as exc:
+        raise InvalidEventPatternException(reason=exc.reason) from None
+    try:
+        event = json.loads(self._get_param("Event") or "")
+    except ValueError:
+        event = None
+    if not valid_test_event(event):
+        raise ValidationException("Parameter Event is not valid.")
+    return json.dumps({"Result": event_matches(pattern, event)})
+
+
+def _parse_definition(definition: str) -> Any:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    return AmazonStateLanguageParser.parse(definition)[0]
+
+
+def _cached_boto_client(original: Callable[..., Any]) -> Callable[..., Any]:
+    # moto builds a boto3 client for every Task state (~20 ms each); one per service
+    # and Region is enough: the client is stateless and thread-safe.
+    @functools.lru_cache(maxsize=None)
+    def cached(region: str, service: str) -> Any:
+        return original(region, service)
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        return cached(region, service)
+
+    return boto_client_for

@@ -1,0 +1,67 @@
+"""The control plane's REST API as a test calls it: one method per route, each returning
+the :class:`~sim.engines.gateway.ApiResponse` API Gateway would have answered, and
+:meth:`TenantApi.wait_for`, which drives the simulated clock until a tenant gets somewhere.
+
+    api = TenantApi(env)
+    api.create("acme", {"tier": "gold"})
+    api.wait_for("acme", "ready")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.controlplane.statuses import TenantStatus
+    from sim.engines.base import Backend
+    from sim.engines.gateway import ApiResponse
+
+#: Far enough that the daily decommission never deletes a tenant a test did not date.
+FAR_DECOMMISSION_DATE = "2099-12-31"
+
+#: Simulated seconds :meth:`TenantApi.wait_for` gives a flow by default.
+FLOW_DEADLINE = 6 * 3600
+
+
+class TenantApi:
+    def __init__(self, env: Backend) -> None:
+        self._env = env
+
+    def create(self, code: str, variables: dict[str, str] | None = None, decommission_date: str = FAR_DECOMMISSION_DATE) -> ApiResponse:
+        body = {"tenant_code": code, "variables": variables or {}, "decommission_date": decommission_date}
+        return self._env.api("POST", "/tenants", body)
+
+    def get(self, code: str) -> ApiResponse:
+        return self._env.api("GET", f"/tenants/{code}")
+
+    def update(self, code: str, **fields: Any) -> ApiResponse:
+        """``PATCH``: ``variables=`` and/or ``decommission_date=``."""
+        return self._env.api("PATCH", f"/tenants/{code}", fields)
+
+    def delete(self, code: str) -> ApiResponse:
+        return self._env.api("DELETE", f"/tenants/{code}")
+
+    def list(self, *, limit: int | None = None, cursor: str | None = None) -> ApiResponse:
+        """One page; ``cursor`` is the previous page's ``next``."""
+        query = {k: str(v) for k, v in (("limit", limit), ("next", cursor)) if v is not None}
+        return self._env.api("GET", "/tenants", query=query or None)
+
+    def wait_for(self, code: str, status: TenantStatus | str, *, max_seconds: float = FLOW_DEADLINE) -> dict[str, Any]:
+        """Drive the simulated clock until the tenant's status is ``status``; return its row.
+        An unknown status is refused at once (ValueError, naming the statuses); after
+        ``max_seconds`` an AssertionError names the status the tenant was left in and its
+        ``last_error``."""
+        from sim.controlplane.statuses import TenantStatus
+
+        if str(status) not in {s.value for s in TenantStatus}:
+            raise ValueError(f"unknown status {str(status)!r}: a tenant is {', '.join(s.value for s in TenantStatus)}")
+        if not self._env.run_until(lambda: self._env.status(code) == status, max_seconds=max_seconds):
+            row = self._env.tenant(code)
+            if row is None:
+                left = "has no row (never created, or its create was refused)"
+            else:
+                left = f"still {row.get('status')!r}" + (f" (last_error: {row['last_error']!r})" if row.get("last_error") else "")
+            raise AssertionError(f"tenant {code!r} {left} after {max_seconds:g} simulated seconds, not {str(status)!r}")
+        row = self._env.tenant(code)
+        assert row is not None
+        return row

@@ -1,0 +1,36 @@
+"""Start-up imports only what the embedded backend uses: moto's Step Functions parser no
+longer drags in moto.batch's models and moto.ec2 (about a second of a fresh start), and moto's
+Batch backend is still there for anyone who calls it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+
+
+def test_a_started_backend_has_not_imported_batch_models_or_ec2():
+    out = _run(
+        "import sys\n"
+        "from sim.engines.embedded.environment import EmbeddedBackend\n"
+        "with EmbeddedBackend() as env:\n"
+        "    env.api('GET', '/tenants')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('moto.batch.models', 'moto.ec2'))))\n"
+    )
+    assert out.strip() == "[]"
+
+
+def test_batch_still_works_when_asked_for():
+    out = _run(
+        "import boto3\n"
+        "from sim.engines.embedded.environment import EmbeddedBackend\n"
+        "with EmbeddedBackend() as env:\n"
+        "    print(env.client('batch').describe_compute_environments()['computeEnvironments'])\n"
+    )
+    assert out.strip() == "[]"
