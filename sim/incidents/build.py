@@ -34,6 +34,9 @@ from .history import FUNCTIONS, THROTTLE, Execution, attach_describe, from_descr
 from .runs import TERMINAL, Inferred, Observation, RunDoc, infer, read_runs
 from .scrub import Scrubber
 
+#: How a run the flow stopped ends in TFC (a discard while it waits, a cancel, a force-cancel).
+STOPPED = frozenset({RunStatus.CANCELED, RunStatus.FORCE_CANCELED, RunStatus.DISCARDED})
+
 #: A Finalize that took longer than this had to wait for the outputs (the TFC client's
 #: first two retries sleep 0.5 s and 1 s); shorter ones are Lambda and network time.
 OUTPUT_WAIT_EVIDENCE = 1.5
@@ -421,15 +424,31 @@ def _run_attempts(code: str, requests: list[Request], runs: dict[str, RunDoc], n
             hint = _outcome_from_polls(observations, notes, ex.run_id)
         if doc is not None and doc.workspace_id and ex.workspace_id and doc.workspace_id != ex.workspace_id:
             raise IncidentInputError(f"{doc.source}: run {doc.id} belongs to workspace {doc.workspace_id}, but {ex.source}'s Trigger used {ex.workspace_id}: runs of another workspace?")
+        abandoned = _abandoned_in(ex, doc)
         if not math.isfinite(activation):
-            behaviour = infer(doc, hint, prod_activation, [], where)
+            behaviour = infer(doc, hint, prod_activation, [], where, abandoned)
             behaviour.notes.append("queued behind a run that never finished: it stays pending, as production's did")
         else:
-            behaviour = infer(doc, hint, prod_activation, observations, where)
+            behaviour = infer(doc, hint, prod_activation, observations, where, abandoned)
         attempt_ = RunAttempt(request=r, run_id=ex.run_id, doc=doc, behaviour=behaviour, created=created, activation=activation)
         out.append(attempt_)
         prev = attempt_
     return out
+
+
+def _abandoned_in(ex: Execution, doc: RunDoc | None) -> RunStatus | None:
+    """The status in which the flow gave up on its run (its poll budget spent), when TFC's
+    document shows the run stopped afterwards: the flow stops a run it abandons, so the
+    document's ``canceled``/``force_canceled``/``discarded`` is the flow's doing, not the run's."""
+    if doc is None or doc.status not in STOPPED:
+        return None
+    poll = (ex.finalize_input or {}).get("poll")
+    if not isinstance(poll, dict) or poll.get("finished") or poll.get("count") is None:
+        return None
+    try:
+        return RunStatus(poll.get("status"))
+    except ValueError:
+        return None
 
 
 def _outcome_from_polls(observations: list[Observation], notes: list[str], run_id: str) -> Outcome | None:

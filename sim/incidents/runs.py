@@ -239,14 +239,29 @@ def _stuck_stage(st: RunStatus) -> str:
     return "apply_queued"  # passed at once by the fake: the run waits in the next timed stage
 
 
-def infer(run: RunDoc | None, outcome_hint: Outcome | None, activation: float | None, observations: list[Observation], where: str) -> Inferred:
+def infer(
+    run: RunDoc | None,
+    outcome_hint: Outcome | None,
+    activation: float | None,
+    observations: list[Observation],
+    where: str,
+    abandoned_in: RunStatus | None = None,
+) -> Inferred:
     """The behaviour of one run attempt. ``run``: its document (None: only the polls tell);
     ``outcome_hint``: the outcome the polls show when there is no document;
     ``activation``: when it left the queue on TFC's clock (None: at creation);
-    ``observations``: the replay's polls, in seconds after its activation there."""
+    ``observations``: the replay's polls, in seconds after its activation there;
+    ``abandoned_in``: the status in which the flow gave up on the run and stopped it (its
+    document's stopped status is then the flow's doing: the run was stuck there)."""
     notes: list[str] = []
     stuck: str | None = None
-    if run is not None:
+    if run is not None and abandoned_in is not None:
+        stuck = _stuck_stage(abandoned_in)
+        notes.append(
+            f"run {run.id} ended {run.status.value} because the flow stopped it when its poll budget ran out "
+            f"(still {abandoned_in.value}): the replay's run stays stuck in {stuck} and the flow stops it again"
+        )
+    elif run is not None:
         outcome, notes = outcome_of(run)
         if outcome is None:  # still going when the document was taken
             stuck = _stuck_stage(run.status)

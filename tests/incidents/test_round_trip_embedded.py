@@ -34,12 +34,7 @@ ROUND_TRIPS = {
 
 
 #: Round trips that no longer hold, and why (each an expected failure, strict: a fix shows).
-NOT_YET = {
-    "pending-behind-abandoned-run": (
-        "the flow now stops the run it abandons (issue 10 item 12), so TFC's run document says "
-        "canceled; the importer does not yet map a run the flow itself stopped back to the stuck run it was"
-    ),
-}
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -120,14 +120,8 @@ def test_an_errored_apply_then_an_update_round_trips(env: RemoteBackend, tmp_pat
     assert tfc_calls(replayed) == rec.tfc_calls, imported.text
 
 
-ABANDONED = (
-    "the flow now stops the run it abandons (issue 10 item 12), so TFC's run document says "
-    "canceled or discarded; the importer does not yet map a run the flow itself stopped back "
-    "to the stuck run it was"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=ABANDONED)
 def test_an_exhausted_poll_budget_round_trips(env: RemoteBackend, tmp_path: Path) -> None:
     rec, original = on_ministack(env, BUDGET)
     imported = import_incident(operator_files(rec))
