@@ -445,8 +445,9 @@ def _abandoned_in(ex: Execution, doc: RunDoc | None) -> RunStatus | None:
     poll = (ex.finalize_input or {}).get("poll")
     if not isinstance(poll, dict) or poll.get("finished") or poll.get("count") is None:
         return None
+    seen = poll.get("status")
     try:
-        return RunStatus(poll.get("status"))
+        return RunStatus(seen) if isinstance(seen, str) else None
     except ValueError:
         return None
 
