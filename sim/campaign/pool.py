@@ -41,34 +41,35 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _run_all(items: list[WorkItem], jobs: int, deadline: float, on_result: Callable[[ItemResult], None]) -> tuple[list[ItemResult], list[WorkItem]]:
+def _run_all(
+    pool: ProcessPoolExecutor, items: list[WorkItem], jobs: int, deadline: float, on_result: Callable[[ItemResult], None]
+) -> tuple[list[ItemResult], list[WorkItem]]:
     """Keep ``2 * jobs`` items in flight; stop submitting at the deadline (what runs finishes)."""
     todo: Iterator[WorkItem] = iter(items)
     results: list[ItemResult] = []
     left: list[WorkItem] = []
-    with _pool(jobs) as pool:
-        running: dict[Future[ItemResult], WorkItem] = {}
+    running: dict[Future[ItemResult], WorkItem] = {}
 
-        def fill() -> None:
-            while len(running) < 2 * jobs:
-                item = next(todo, None)
-                if item is None:
-                    return
-                if time.monotonic() >= deadline:
-                    left.append(item)
-                    left.extend(todo)
-                    return
-                running[pool.submit(run_item, item)] = item
+    def fill() -> None:
+        while len(running) < 2 * jobs:
+            item = next(todo, None)
+            if item is None:
+                return
+            if time.monotonic() >= deadline:
+                left.append(item)
+                left.extend(todo)
+                return
+            running[pool.submit(run_item, item)] = item
 
+    fill()
+    while running:
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for fut in done:
+            running.pop(fut)
+            result = fut.result()
+            results.append(result)
+            on_result(result)
         fill()
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in done:
-                running.pop(fut)
-                result = fut.result()
-                results.append(result)
-                on_result(result)
-            fill()
     return results, left
 
 
@@ -76,20 +77,23 @@ def run_campaign(
     items: list[WorkItem], *, jobs: int, budget: float, verify: int, on_result: Callable[[ItemResult], None] = lambda r: None
 ) -> Outcome:
     start = time.monotonic()
-    results, left = _run_all(items, jobs, start + budget, on_result)
-    out = Outcome(results=sorted(results, key=lambda r: r.entry.key), not_run=left)
-    if verify > 0:
-        _verify(out, jobs, verify)
+    # One pool for the run and the re-runs: a worker's start (importing moto) costs seconds,
+    # and a re-run in a worker that ran other seeds also catches state leaking between runs.
+    with _pool(max(1, min(jobs, len(items)))) as pool:
+        results, left = _run_all(pool, items, jobs, start + budget, on_result)
+        out = Outcome(results=sorted(results, key=lambda r: r.entry.key), not_run=left)
+        if verify > 0:
+            _verify(pool, out, jobs, verify)
     return out
 
 
-def _verify(out: Outcome, jobs: int, count: int) -> None:
+def _verify(pool: ProcessPoolExecutor, out: Outcome, jobs: int, count: int) -> None:
     """Re-run ``count`` seeds that ran (a sample fixed by the work itself, so shards agree)
     and mark each whose trace differs as nondeterministic: that is a failure."""
     ran = [r for r in out.results if r.entry.trace_hash]
     sample = random.Random(len(ran)).sample(ran, min(count, len(ran)))
     by_key = {r.entry.key: r for r in out.results}
-    again, _ = _run_all([WorkItem(*r.entry.key) for r in sample], jobs, float("inf"), lambda r: None)
+    again, _ = _run_all(pool, [WorkItem(*r.entry.key) for r in sample], jobs, float("inf"), lambda r: None)
     out.verified = len(again)
     for second in again:
         first = by_key[second.entry.key]
