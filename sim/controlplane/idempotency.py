@@ -243,6 +243,8 @@ class IdempotencyStore:
                 return found, False
             # Gone (released or swept) or takeable since: try to take it again.
         assert last is not None
+        if _conditional_failed(last):
+            raise IdempotentRequestInProgress(f"the record of this {HEADER} kept changing; retry with the same key", HEADER)
         kind = "no answer" if no_answer(last) else describe(last)
         raise AwsUnavailable(f"the idempotency key table did not answer PutItem ({kind}); retry", HEADER)
 
