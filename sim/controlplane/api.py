@@ -251,7 +251,7 @@ def _answer(deps: ApiDeps, event: dict[str, Any], key: str | None = None) -> dic
         return _error(err)
 
 
-def _fingerprint(event: dict[str, Any]) -> str:
+def request_fingerprint(event: dict[str, Any]) -> str:
     """The request as an idempotency key names it: method, path, body (parsed JSON; a body
     that does not parse is compared as its text, and refused by the route anyway)."""
     try:
@@ -273,6 +273,6 @@ def handle(deps: ApiDeps, event: dict[str, Any]) -> dict[str, Any]:
             return _answer(deps, event)
         if deps.keys is None:
             raise IdempotencyNotConfigured(f"this deployment keeps no idempotency keys; send the request without {IDEMPOTENCY_HEADER}", IDEMPOTENCY_HEADER)
-        return once(deps.keys, key, _fingerprint(event), method, _path(event), lambda: _answer(deps, event, key))
+        return once(deps.keys, key, request_fingerprint(event), method, _path(event), lambda: _answer(deps, event, key))
     except ControlPlaneError as err:
         return _error(err)

@@ -113,13 +113,13 @@ def test_the_same_key_with_a_different_request_is_422_naming_the_header(env, met
 
 
 def test_the_same_key_while_the_first_request_is_handled_is_409(env):
-    from sim.controlplane.api import _fingerprint
+    from sim.controlplane.api import request_fingerprint
     from sim.controlplane.idempotency import IdempotencyStore
     from sim.engines.gateway import proxy_event
 
     event = proxy_event("POST", "/tenants", BODY, headers={HEADER: "k"})
     # The first request has taken the key and not answered yet (it is in its PutEvents).
-    IdempotencyStore(env.client("dynamodb"), env.stack.idempotency_table, now=env.clock.now).begin("k", _fingerprint(event), "POST", "/tenants")
+    IdempotencyStore(env.client("dynamodb"), env.stack.idempotency_table, now=env.clock.now).begin("k", request_fingerprint(event), "POST", "/tenants")
     resp = env.invoke_api(event)
     assert resp.status == 409 and resp.body["field"] == HEADER
     assert env.status("acme") is None
