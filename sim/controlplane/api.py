@@ -17,7 +17,9 @@ from typing import Any
 
 from .config import ControlPlaneSettings
 from .aws import describe, no_answer
-from .errors import ControlPlaneError, EventNotAccepted, EventNotDelivered, InvalidRequest, TenantNotFound
+from .errors import ControlPlaneError, EventNotAccepted, EventNotDelivered, IdempotencyNotConfigured, InvalidRequest, TenantNotFound
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import KEYED_METHODS, IdempotencyStore, fingerprint, key_of, once
 from .models import CreateTenantRequest, TenantEvent, TenantRecord, UpdateTenantRequest, validate_tenant_code
 from .statuses import Action
 from .tenants import TenantStore
@@ -40,6 +42,8 @@ class ApiDeps:
     events: Any  # a boto3 EventBridge client
     now: Callable[[], str] = utc_now
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+    #: The idempotency key table (None: not configured; a request with a key is refused).
+    keys: IdempotencyStore | None = None
 
 
 def response(status: int, body: Any) -> dict[str, Any]:
@@ -54,7 +58,7 @@ def put_event(deps: ApiDeps, event: TenantEvent) -> None:
     entry = {
         "Source": SOURCE,
         "DetailType": event.action.detail_type,
-        "Detail": event.model_dump_json(),
+        "Detail": event.model_dump_json(exclude_none=True),
         "EventBusName": deps.settings.buses[event.action],
     }
     last = "no attempt"
@@ -71,7 +75,9 @@ def put_event(deps: ApiDeps, event: TenantEvent) -> None:
     raise EventNotAccepted(f"the {event.action.value} event was not accepted ({last}); nothing was changed")
 
 
-def start_flow(deps: ApiDeps, action: Action, record: TenantRecord, previous: TenantRecord | None, actor: str) -> TenantRecord:
+def start_flow(
+    deps: ApiDeps, action: Action, record: TenantRecord, previous: TenantRecord | None, actor: str, key: str | None = None
+) -> TenantRecord:
     """Write the desired state, put the event; undo the write if the event never lands.
 
     The undo is fenced: it succeeds only while no flow has claimed the request (Trigger's
@@ -86,6 +92,7 @@ def start_flow(deps: ApiDeps, action: Action, record: TenantRecord, previous: Te
         actor=actor,
         variables=record.variables,
         requested_at=record.updated_at,
+        idempotency_key=key,
     )
     try:
         put_event(deps, event)
@@ -106,7 +113,7 @@ def _not_past(deps: ApiDeps, when: date | None) -> None:
         raise InvalidRequest(f"decommission_date {when.isoformat()} is in the past (today is {today.isoformat()})", "decommission_date")
 
 
-def create(deps: ApiDeps, body: Any) -> dict[str, Any]:
+def create(deps: ApiDeps, body: Any, key: str | None = None) -> dict[str, Any]:
     req = CreateTenantRequest.parse(body)
     _not_past(deps, req.decommission_date)
     previous = deps.store.get(req.tenant_code)
@@ -122,11 +129,11 @@ def create(deps: ApiDeps, body: Any) -> dict[str, Any]:
         action=Action.CREATE,
         version=(previous.version + 1) if previous else 1,
     )
-    record = start_flow(deps, Action.CREATE, record, previous, actor="api")
+    record = start_flow(deps, Action.CREATE, record, previous, actor="api", key=key)
     return response(202, record.public())
 
 
-def update(deps: ApiDeps, code: str, body: Any) -> dict[str, Any]:
+def update(deps: ApiDeps, code: str, body: Any, key: str | None = None) -> dict[str, Any]:
     req = UpdateTenantRequest.parse(body)
     if req.variables is None and req.decommission_date is None:
         raise InvalidRequest("give variables and/or decommission_date", "body")
@@ -146,11 +153,11 @@ def update(deps: ApiDeps, code: str, body: Any) -> dict[str, Any]:
             "version": previous.version + 1,
         }
     )
-    record = start_flow(deps, Action.UPDATE, record, previous, actor="api")
+    record = start_flow(deps, Action.UPDATE, record, previous, actor="api", key=key)
     return response(202, record.public())
 
 
-def delete(deps: ApiDeps, code: str, actor: str = "api") -> TenantRecord:
+def delete(deps: ApiDeps, code: str, actor: str = "api", key: str | None = None) -> TenantRecord:
     previous = _existing(deps, code)
     record = previous.model_copy(
         update={
@@ -164,7 +171,7 @@ def delete(deps: ApiDeps, code: str, actor: str = "api") -> TenantRecord:
             "version": previous.version + 1,
         }
     )
-    return start_flow(deps, Action.DELETE, record, previous, actor=actor)
+    return start_flow(deps, Action.DELETE, record, previous, actor=actor, key=key)
 
 
 def _existing(deps: ApiDeps, code: str) -> TenantRecord:
@@ -188,9 +195,13 @@ def list_tenants(deps: ApiDeps, query: dict[str, str]) -> dict[str, Any]:
     return response(200, {"tenants": [r.public() for r in items], "next": nxt})
 
 
-def route(deps: ApiDeps, event: dict[str, Any]) -> dict[str, Any]:
+def _path(event: dict[str, Any]) -> str:
+    return (event.get("path") or "/").rstrip("/") or "/"
+
+
+def route(deps: ApiDeps, event: dict[str, Any], key: str | None = None) -> dict[str, Any]:
     method = event.get("httpMethod", "")
-    path = (event.get("path") or "/").rstrip("/") or "/"
+    path = _path(event)
     parts = path.strip("/").split("/")
     if parts[0] != "tenants" or len(parts) > 2:
         return response(404, {"error": f"no route for {method} {path}"})
@@ -199,13 +210,13 @@ def route(deps: ApiDeps, event: dict[str, Any]) -> dict[str, Any]:
     if code is None and method == "GET":
         return list_tenants(deps, query)
     if code is None and method == "POST":
-        return create(deps, _json_body(event))
+        return create(deps, _json_body(event), key)
     if code is not None and method == "GET":
         return response(200, _existing(deps, code).public())
     if code is not None and method == "PATCH":
-        return update(deps, code, _json_body(event))
+        return update(deps, code, _json_body(event), key)
     if code is not None and method == "DELETE":
-        return response(202, delete(deps, code).public())
+        return response(202, delete(deps, code, key=key).public())
     return response(405, {"error": f"{method} is not allowed on {path}"})
 
 
@@ -226,11 +237,42 @@ def _json_body(event: dict[str, Any]) -> Any:
         raise InvalidRequest("the body is not valid JSON: nested too deeply", "body") from None
 
 
-def handle(deps: ApiDeps, event: dict[str, Any]) -> dict[str, Any]:
+def _error(err: ControlPlaneError) -> dict[str, Any]:
+    body = {"error": err.message}
+    if err.field:
+        body["field"] = err.field
+    return response(err.status, body)
+
+
+def _answer(deps: ApiDeps, event: dict[str, Any], key: str | None = None) -> dict[str, Any]:
     try:
-        return route(deps, event)
+        return route(deps, event, key)
     except ControlPlaneError as err:
-        body = {"error": err.message}
-        if err.field:
-            body["field"] = err.field
-        return response(err.status, body)
+        return _error(err)
+
+
+def request_fingerprint(event: dict[str, Any]) -> str:
+    """The request as an idempotency key names it: method, path, body (parsed JSON; a body
+    that does not parse is compared as its text, and refused by the route anyway)."""
+    try:
+        body = _json_body(event) if event.get("body") not in (None, "") else None
+    except InvalidRequest:
+        body = {"unparsed": event.get("body")}
+    return fingerprint(str(event.get("httpMethod", "")), _path(event), body, event.get("body"))
+
+
+def handle(deps: ApiDeps, event: dict[str, Any]) -> dict[str, Any]:
+    """Answer one proxy event. A POST, PATCH or DELETE with an ``Idempotency-Key`` is
+    answered at most once per key (see :mod:`.idempotency`); without one, as always."""
+    method = str(event.get("httpMethod", ""))
+    if method not in KEYED_METHODS:
+        return _answer(deps, event)
+    try:
+        key = key_of(event)
+        if key is None:
+            return _answer(deps, event)
+        if deps.keys is None:
+            raise IdempotencyNotConfigured(f"this deployment keeps no idempotency keys; send the request without {IDEMPOTENCY_HEADER}", IDEMPOTENCY_HEADER)
+        return once(deps.keys, key, request_fingerprint(event), method, _path(event), lambda: _answer(deps, event, key))
+    except ControlPlaneError as err:
+        return _error(err)

@@ -17,6 +17,7 @@ DEFAULT_TFC_ADDRESS = "https://app.terraform.io"
 
 class EnvVar(StrEnum):
     TABLE = "TENANT_TABLE"
+    IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
     BUS_CREATE = "BUS_CREATE"
     BUS_UPDATE = "BUS_UPDATE"
     BUS_DELETE = "BUS_DELETE"
@@ -59,6 +60,8 @@ class ControlPlaneSettings:
     #: Seconds after a request was accepted past which a request still in progress with no
     #: live execution is ended by the reconciler (0: never).
     reconcile_after: int = 0
+    #: The table of the REST API's idempotency keys ("": none; a request with a key is refused).
+    idempotency_table: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ControlPlaneSettings:
@@ -77,6 +80,7 @@ class ControlPlaneSettings:
             dlq_url=env.get(EnvVar.DLQ_URL, ""),
             flow_dlq_url=env.get(EnvVar.FLOW_DLQ_URL, ""),
             reconcile_after=int(env.get(EnvVar.RECONCILE_AFTER, "0") or 0),
+            idempotency_table=env.get(EnvVar.IDEMPOTENCY_TABLE, ""),
         )
 
     def environ(self) -> dict[str, str]:
@@ -92,7 +96,9 @@ class ControlPlaneSettings:
         }
         if self.workspace_prefix != WORKSPACE_PREFIX:
             env[EnvVar.WORKSPACE_PREFIX.value] = self.workspace_prefix
-        for var, value in ((EnvVar.DLQ_URL, self.dlq_url), (EnvVar.FLOW_DLQ_URL, self.flow_dlq_url)):
+        for var, value in (
+            (EnvVar.DLQ_URL, self.dlq_url), (EnvVar.FLOW_DLQ_URL, self.flow_dlq_url), (EnvVar.IDEMPOTENCY_TABLE, self.idempotency_table),
+        ):
             if value:
                 env[var.value] = value
         if self.reconcile_after:

@@ -59,3 +59,29 @@ class MalformedRow(ControlPlaneError):
     operator can repair it. Listings and the decommission skip such rows and report them."""
 
     status = 500
+
+
+class InvalidIdempotencyKey(InvalidRequest):
+    """The ``Idempotency-Key`` header is empty, too long, not printable ASCII, or given
+    more than once with different values."""
+
+
+class IdempotencyKeyReused(ControlPlaneError):
+    """The key was first used with a different request (method, path or body): a key names
+    one request. The IETF HTTPAPI draft "The Idempotency-Key HTTP Header Field" answers 422."""
+
+    status = 422
+
+
+class IdempotentRequestInProgress(ControlPlaneError):
+    """The first request with this key is still being handled (its record holds no answer
+    yet): retry later with the same key."""
+
+    status = 409
+
+
+class IdempotencyNotConfigured(ControlPlaneError):
+    """A request carries an ``Idempotency-Key`` but this deployment has no key table: the
+    request is refused rather than handled without the guarantee the client asked for."""
+
+    status = 501

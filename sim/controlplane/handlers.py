@@ -29,6 +29,7 @@ from .aws import describe, transient
 from .errors import AwsUnavailable
 from .config import ControlPlaneSettings
 from .decommission import decommission
+from .idempotency import IdempotencyStore
 from .metrics import MALFORMED_ROWS, Metric, stdout_metric
 from .operations import QUEUES, OpsDeps, reconcile, redrive
 from .steps import StepDeps, check, finalize, trigger
@@ -154,6 +155,8 @@ def _build_api_deps(platform: Platform) -> ApiDeps:
     settings = ControlPlaneSettings.from_env(platform.environ)
     store = _store(platform, settings)
     deps = ApiDeps(settings=settings, store=store, events=platform.client("events"), now=_iso(platform))
+    if settings.idempotency_table:
+        deps.keys = IdempotencyStore(platform.client("dynamodb"), settings.idempotency_table, now=platform.now)
     new_id = getattr(platform, "new_id", None)  # a simulator's seeded ids; uuid4 otherwise
     if new_id is not None:
         deps.new_id = new_id

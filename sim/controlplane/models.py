@@ -145,6 +145,9 @@ class TenantEvent(BaseModel):
     actor: str
     variables: dict[str, str] = Field(default_factory=dict)
     requested_at: str
+    #: The client's ``Idempotency-Key`` of the request, if it gave one (for tracing: the
+    #: flow is fenced by ``request_id``, which a redelivered event carries too).
+    idempotency_key: str | None = None
 
 
 class TenantRecord(BaseModel):

@@ -42,7 +42,9 @@ class Backend(Protocol):
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
     def client(self, service: str) -> Any: ...
-    def api(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> ApiResponse: ...
+    def api(
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> ApiResponse: ...
     def invoke_api(self, event: dict[str, Any]) -> ApiResponse: ...
     def tenant(self, code: str) -> dict[str, Any] | None: ...
     def status(self, code: str) -> str | None: ...
@@ -53,7 +55,9 @@ class Backend(Protocol):
 class TenantReads:
     """A tenant's row and status, read through the REST API (whatever carries the calls)."""
 
-    def api(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> ApiResponse:
+    def api(
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> ApiResponse:
         raise NotImplementedError
 
     def tenant(self, code: str) -> dict[str, Any] | None:
@@ -75,10 +79,12 @@ class BackendBase(TenantReads):
     def client(self, service: str) -> Any:
         raise NotImplementedError
 
-    def api(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> ApiResponse:
+    def api(
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> ApiResponse:
         """Call the control plane's REST API as API Gateway's proxy integration does: the
         request becomes a proxy event for the API function."""
-        return self.invoke_api(proxy_event(method, path, body, query))
+        return self.invoke_api(proxy_event(method, path, body, query, headers=headers))
 
     def invoke_api(self, event: dict[str, Any]) -> ApiResponse:
         body = event.get("body") or ""

@@ -39,15 +39,22 @@ def proxy_response(payload: bytes, function_error: str | None) -> ApiResponse:
     return ApiResponse(int(result.get("statusCode", 502)), json.loads(raw), result.get("headers") or {}, raw)
 
 
-def proxy_event(method: str, path: str, body: Any = None, query: dict[str, str] | None = None, raw_body: str | None = None) -> dict[str, Any]:
+def proxy_event(
+    method: str, path: str, body: Any = None, query: dict[str, str] | None = None, raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """An API Gateway REST API proxy integration event (the fields the handler reads and a
-    few more so that real handler code finds them where AWS puts them)."""
+    few more so that real handler code finds them where AWS puts them). ``headers`` come
+    as API Gateway passes them: in ``headers`` (the last value of each) and in
+    ``multiValueHeaders`` (every value)."""
     text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+    sent = {"Content-Type": "application/json", **(headers or {})}
     return {
         "resource": "/{proxy+}",
         "path": path,
         "httpMethod": method.upper(),
-        "headers": {"Content-Type": "application/json"},
+        "headers": sent,
+        "multiValueHeaders": {k: [v] for k, v in sent.items()},
         "queryStringParameters": query or None,
         "pathParameters": {"proxy": path.lstrip("/")},
         "requestContext": {"stage": "local", "httpMethod": method.upper(), "path": path},

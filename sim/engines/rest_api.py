@@ -37,6 +37,10 @@ def rest_api_app(env: Backend, on_response: Callable[[str, str, ApiResponse], No
         raw = b"".join(chunks).decode("utf-8", "replace")
         event = proxy_event(request.method, request.url.path, query=dict(request.query_params) or None, raw_body=raw or None)
         event["headers"] = dict(request.headers)
+        multi: dict[str, list[str]] = {}
+        for name, value in request.headers.items():  # every value, as API Gateway's multiValueHeaders
+            multi.setdefault(name, []).append(value)
+        event["multiValueHeaders"] = multi
         resp = await asyncio.to_thread(env.invoke_api, event)
         if on_response is not None:
             on_response(request.method, request.url.path, resp)

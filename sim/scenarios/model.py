@@ -109,6 +109,8 @@ class RawRequest(_Strict):
     method: Literal["GET", "POST", "PATCH", "DELETE", "PUT"]
     path: str
     body: Any = None
+    #: Request headers, e.g. ``Idempotency-Key`` (Content-Type is always application/json).
+    headers: dict[str, str] | None = None
     expect_status: int | None = None
 
 

@@ -194,9 +194,9 @@ class Player:
     def _record(self, record: Record) -> None:
         self.trace.add(self.stage.now(), record)
 
-    def _api(self, method: str, path: str, body: Any = None) -> ApiResponse:
-        resp = self.backend.api(method, path, body)
-        self._record(ApiRecord.of(method, path, resp.status, resp.body))
+    def _api(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> ApiResponse:
+        resp = self.backend.api(method, path, body, headers=headers)
+        self._record(ApiRecord.of(method, path, resp.status, resp.body, resp.headers))
         return resp
 
     def _step(self, kind: str, **details: Any) -> None:
@@ -217,7 +217,7 @@ class Player:
             return self._api("GET", f"/tenants/{step.get}")
         if step.request is not None:
             r = step.request
-            return self._api(r.method, r.path, r.body)
+            return self._api(r.method, r.path, r.body, r.headers)
         if step.tfc is not None:
             for code, behaviour in step.tfc.items():
                 b.fake.set_script(self.stage.script(code, behaviour))

@@ -62,20 +62,29 @@ class ApiRecord(Record):
     status: int
     #: The kept response fields present in the body (``body_<name>`` in the JSON).
     body: dict[str, Any] = field(default_factory=dict)
+    #: The answer was a replay of an earlier one (``Idempotent-Replayed: true``); only
+    #: written when true.
+    replayed: bool = False
 
     @classmethod
-    def of(cls, method: str, path: str, status: int, body: Any) -> ApiRecord:
+    def of(cls, method: str, path: str, status: int, body: Any, headers: dict[str, str] | None = None) -> ApiRecord:
         kept = {k: body[k] for k in cls.KEPT if k in body} if isinstance(body, dict) else {}
-        return cls(method=method, path=path, status=status, body=kept)
+        replayed = any(k.lower() == "idempotent-replayed" and v == "true" for k, v in (headers or {}).items())
+        return cls(method=method, path=path, status=status, body=kept, replayed=replayed)
 
     def to_json(self) -> dict[str, Any]:
         out = {"kind": self.kind, "seq": self.seq, "t": self.t, "method": self.method, "path": self.path, "status": self.status}
+        if self.replayed:
+            out["replayed"] = True
         return out | {f"body_{k}": v for k, v in self.body.items()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
         body = {k.removeprefix("body_"): v for k, v in data.items() if k.startswith("body_")}
-        return cls(seq=data["seq"], t=data["t"], method=data["method"], path=data["path"], status=data["status"], body=body)
+        return cls(
+            seq=data["seq"], t=data["t"], method=data["method"], path=data["path"], status=data["status"], body=body,
+            replayed=bool(data.get("replayed", False)),
+        )
 
     @property
     def request_id(self) -> str | None:

@@ -44,7 +44,7 @@ def describe(r: Record) -> str:
     """What the record says, in a line."""
     if isinstance(r, ApiRecord):
         answer = r.body.get("status") or r.body.get("error") or ""
-        return f"API {r.method} {r.path} -> {r.status} {answer}".rstrip()
+        return f"API {r.method} {r.path} -> {r.status} {answer}{' (replayed)' if r.replayed else ''}".rstrip()
     if isinstance(r, StatusRecord):
         tail = f" ({r.last_error})" if r.last_error else ""
         return f"status {r.from_ or '(new)'} -> {r.to}{tail}"

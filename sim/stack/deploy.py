@@ -66,6 +66,12 @@ def deploy(clients: Callable[[str], Any], stack: Stack, *, tfc_token: str, code_
         ),
         "ResourceInUseException",
     )
+    keys = stack.idempotency_table_spec()
+    ttl = keys.pop("TimeToLiveSpecification")
+    _exists_ok(lambda: ddb.create_table(**keys), "ResourceInUseException")
+    # Time to Live: AWS refuses to set it again while it is already set ("TimeToLive is already enabled").
+    if ddb.describe_time_to_live(TableName=stack.idempotency_table)["TimeToLiveDescription"].get("TimeToLiveStatus") != "ENABLED":
+        ddb.update_time_to_live(TableName=stack.idempotency_table, TimeToLiveSpecification=ttl)
     sns.create_topic(Name=stack.topic)
     dlq_url = sqs.create_queue(QueueName=stack.dlq)["QueueUrl"]
     flow_dlq_url = sqs.create_queue(QueueName=stack.flow_dlq)["QueueUrl"]

@@ -12,6 +12,7 @@ from typing import Any
 
 from sim.controlplane.api import SOURCE
 from sim.controlplane.config import ControlPlaneSettings
+from sim.controlplane.idempotency import KEY_ATTRIBUTE, TTL_ATTRIBUTE
 from sim.controlplane.flow import DEFAULT_POLL_BUDGET, DEFAULT_WAIT_SECONDS, FlowConstants
 from sim.controlplane.statuses import Action
 
@@ -95,6 +96,21 @@ class Stack:
     @property
     def table(self) -> str:
         return f"{self.prefix}-tenants"
+
+    @property
+    def idempotency_table(self) -> str:
+        """The REST API's idempotency keys: one item per key, expired by Time to Live."""
+        return f"{self.prefix}-idempotency-keys"
+
+    def idempotency_table_spec(self) -> dict[str, Any]:
+        """The key table's CreateTable request and its TimeToLiveSpecification."""
+        return {
+            "TableName": self.idempotency_table,
+            "KeySchema": [{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "TimeToLiveSpecification": {"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        }
 
     @property
     def topic(self) -> str:
@@ -205,6 +221,7 @@ class Stack:
             dlq_url=self.dlq_url(),
             flow_dlq_url=self.flow_dlq_url(),
             reconcile_after=self.reconcile_after,
+            idempotency_table=self.idempotency_table,
         ).environ()
 
     def definition(self) -> dict[str, Any]:
@@ -222,6 +239,7 @@ class Stack:
         return {
             "region": self.region,
             "table": self.table,
+            "idempotency_table": self.idempotency_table_spec(),
             "topic": self.topic,
             "secret": self.secret,
             "dead_letter_queue": self.dlq,

@@ -27,19 +27,22 @@ class TenantApi:
     def __init__(self, env: Backend) -> None:
         self._env = env
 
-    def create(self, code: str, variables: dict[str, str] | None = None, decommission_date: str = FAR_DECOMMISSION_DATE) -> ApiResponse:
+    def create(
+        self, code: str, variables: dict[str, str] | None = None, decommission_date: str = FAR_DECOMMISSION_DATE,
+        *, idempotency_key: str | None = None,
+    ) -> ApiResponse:
         body = {"tenant_code": code, "variables": variables or {}, "decommission_date": decommission_date}
-        return self._env.api("POST", "/tenants", body)
+        return self._env.api("POST", "/tenants", body, headers=_key(idempotency_key))
 
     def get(self, code: str) -> ApiResponse:
         return self._env.api("GET", f"/tenants/{code}")
 
-    def update(self, code: str, **fields: Any) -> ApiResponse:
+    def update(self, code: str, *, idempotency_key: str | None = None, **fields: Any) -> ApiResponse:
         """``PATCH``: ``variables=`` and/or ``decommission_date=``."""
-        return self._env.api("PATCH", f"/tenants/{code}", fields)
+        return self._env.api("PATCH", f"/tenants/{code}", fields, headers=_key(idempotency_key))
 
-    def delete(self, code: str) -> ApiResponse:
-        return self._env.api("DELETE", f"/tenants/{code}")
+    def delete(self, code: str, *, idempotency_key: str | None = None) -> ApiResponse:
+        return self._env.api("DELETE", f"/tenants/{code}", headers=_key(idempotency_key))
 
     def list(self, *, limit: int | None = None, cursor: str | None = None) -> ApiResponse:
         """One page; ``cursor`` is the previous page's ``next``."""
@@ -65,3 +68,7 @@ class TenantApi:
         row = self._env.tenant(code)
         assert row is not None
         return row
+
+
+def _key(idempotency_key: str | None) -> dict[str, str] | None:
+    return None if idempotency_key is None else {"Idempotency-Key": idempotency_key}

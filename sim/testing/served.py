@@ -74,8 +74,10 @@ class ServedBackend(TenantReads):
         self.http.close()
         self.control.close()
 
-    def api(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> ApiResponse:
-        resp = self.http.request(method, path, content=None if body is None else json.dumps(body), params=query)
+    def api(
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> ApiResponse:
+        resp = self.http.request(method, path, content=None if body is None else json.dumps(body), params=query, headers=headers)
         return ApiResponse(resp.status_code, resp.json() if resp.content else None, dict(resp.headers), resp.text)
 
     def run_until(self, predicate: Callable[[], bool], *, max_seconds: float) -> bool:

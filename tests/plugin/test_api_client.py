@@ -23,6 +23,20 @@ def test_create_get_update_delete_answer_as_the_rest_api_does(sim_api):
     assert sim_api.get("nobody").status == 404
 
 
+def test_create_update_delete_take_an_idempotency_key_and_a_retry_is_replayed(sim_api):
+    first = sim_api.create("acme", {"tier": "gold"}, idempotency_key="c-1")
+    again = sim_api.create("acme", {"tier": "gold"}, idempotency_key="c-1")
+    assert (again.status, again.body) == (first.status, first.body) and again.headers["Idempotent-Replayed"] == "true"
+    assert sim_api.create("acme", {"tier": "silver"}, idempotency_key="c-1").status == 422
+    sim_api.wait_for("acme", "ready")
+    updated = sim_api.update("acme", idempotency_key="u-1", variables={"tier": "silver"})
+    assert sim_api.update("acme", idempotency_key="u-1", variables={"tier": "silver"}).body == updated.body
+    sim_api.wait_for("acme", "ready")
+    deleting = sim_api.delete("acme", idempotency_key="d-1")
+    assert sim_api.delete("acme", idempotency_key="d-1").body["request_id"] == deleting.body["request_id"]
+    assert sim_api.wait_for("acme", "deleted")["request_id"] == deleting.body["request_id"]
+
+
 def test_list_pages_with_limit_and_cursor(sim_api):
     for code in ("alpha", "bravo", "charlie"):
         assert sim_api.create(code).status == 202
