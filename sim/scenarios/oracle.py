@@ -49,6 +49,9 @@ class TenantModel:
     flow: Flow | None = None
     decommission_date: date | None = None
     next_outcomes: list[str] = field(default_factory=list)
+    #: Resources in the workspace's state: a destroy run with none to destroy has no
+    #: changes, so it never applies and ends well whatever its apply would have done.
+    resources: int = 0
 
 
 @dataclass
@@ -71,6 +74,9 @@ class Model:
         # A stuck run fails its flow (the poll budget runs out) and is then stopped, so it
         # holds nothing up: the next flow's run starts at once.
         outcome = t.next_outcomes.pop(0) if t.next_outcomes else SUCCESS
+        if action is Action.DELETE and t.resources == 0 and outcome in (APPLY_ERROR, SLOW):
+            outcome = NO_CHANGES  # a destroy of nothing: planned and finished
+        t.resources = _resources_after(action, outcome, t.resources)
         if outcome in (SUCCESS, NO_CHANGES, SLOW):
             return action.success_status, outcome
         return TenantStatus.FAILED, outcome
@@ -109,3 +115,18 @@ class Model:
         if decommission_date is not None:
             t.decommission_date = decommission_date
         return t.flow
+
+
+#: How many resources a run that applies creates (the fake TFC's default ``resource_count``).
+RESOURCE_COUNT = 3
+
+
+def _resources_after(action: Action, outcome: str, before: int) -> int:
+    """The workspace's resources after a run: an apply writes them all, an errored apply
+    part of them (half a destroy's, at least one of a create's), a deleted tenant's
+    workspace is gone; a run that never applies leaves them as they were."""
+    if outcome in (NO_CHANGES, PLAN_ERROR, STUCK):
+        return before
+    if action is Action.DELETE:
+        return before // 2 if outcome == APPLY_ERROR else 0
+    return max(1, RESOURCE_COUNT // 2) if outcome == APPLY_ERROR else RESOURCE_COUNT
