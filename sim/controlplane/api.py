@@ -15,10 +15,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .config import ControlPlaneSettings
 from .aws import describe, no_answer
-from .errors import ControlPlaneError, EventNotAccepted, EventNotDelivered, InvalidRequest, TenantNotFound
-from .models import CreateTenantRequest, TenantEvent, TenantRecord, UpdateTenantRequest, validate_tenant_code
+from .errors import AwsUnavailable, ControlPlaneError, EventNotAccepted, EventNotDelivered, InvalidRequest, TenantNotFound
+from .models import (
+    CreateTenantRequest,
+    RequestVariable,
+    SecretRef,
+    SensitiveValue,
+    StoredVariable,
+    TenantEvent,
+    TenantRecord,
+    UpdateTenantRequest,
+    validate_tenant_code,
+)
+from .secrets import TenantSecrets
 from .statuses import Action
 from .tenants import TenantStore
 
@@ -40,6 +53,13 @@ class ApiDeps:
     events: Any  # a boto3 EventBridge client
     now: Callable[[], str] = utc_now
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+    #: Where sensitive variables are kept and sensitive outputs are read back from.
+    secrets: TenantSecrets | None = None
+
+    def tenant_secrets(self) -> TenantSecrets:
+        if self.secrets is None:
+            raise AwsUnavailable("this API has no Secrets Manager client: sensitive values cannot be kept", "variables")
+        return self.secrets
 
 
 def response(status: int, body: Any) -> dict[str, Any]:
@@ -71,14 +91,27 @@ def put_event(deps: ApiDeps, event: TenantEvent) -> None:
     raise EventNotAccepted(f"the {event.action.value} event was not accepted ({last}); nothing was changed")
 
 
-def start_flow(deps: ApiDeps, action: Action, record: TenantRecord, previous: TenantRecord | None, actor: str) -> TenantRecord:
-    """Write the desired state, put the event; undo the write if the event never lands.
+def start_flow(
+    deps: ApiDeps, action: Action, record: TenantRecord, previous: TenantRecord | None, actor: str,
+    sensitive: dict[str, str] | None = None,
+) -> TenantRecord:
+    """Write the desired state, keep the sensitive values (a new version of the tenant's
+    variables secret, named by the request id, which the row's references name), put the
+    event; undo the write if the secret or the event never lands.
 
     The undo is fenced: it succeeds only while no flow has claimed the request (Trigger's
     first act, :meth:`TenantStore.claim`). If an event whose answer was lost did land and
     its flow has begun, the undo fails, the request stands and the answer is 202: a 503
     always means that nothing was changed and nothing will be provisioned."""
     deps.store.begin(record, previous)
+    if sensitive:
+        try:
+            deps.tenant_secrets().write(record.tenant_code, "variables", sensitive, record.request_id)
+        except (ClientError, BotoCoreError, AwsUnavailable) as exc:
+            # No event was put, so no flow can have claimed the request: the undo succeeds.
+            deps.store.restore(record, previous)
+            why = exc.message if isinstance(exc, AwsUnavailable) else describe(exc)
+            raise AwsUnavailable(f"the sensitive variables could not be kept ({why}); nothing was changed", "variables") from None
     event = TenantEvent(
         tenant_code=record.tenant_code,
         action=action,
@@ -111,19 +144,52 @@ def create(deps: ApiDeps, body: Any) -> dict[str, Any]:
     _not_past(deps, req.decommission_date)
     previous = deps.store.get(req.tenant_code)
     now = deps.now()
+    request_id = deps.new_id()
+    variables, sensitive = _kept(deps, req.tenant_code, request_id, req.variables, {})
     record = TenantRecord(
         tenant_code=req.tenant_code,
         status=Action.CREATE.in_progress_status,
-        variables=req.variables,
+        variables=variables,
         decommission_date=req.decommission_date,
         created_at=now,
         updated_at=now,
-        request_id=deps.new_id(),
+        request_id=request_id,
         action=Action.CREATE,
         version=(previous.version + 1) if previous else 1,
     )
-    record = start_flow(deps, Action.CREATE, record, previous, actor="api")
+    record = start_flow(deps, Action.CREATE, record, previous, actor="api", sensitive=sensitive)
     return response(202, record.public())
+
+
+def _kept(
+    deps: ApiDeps, code: str, request_id: str, given: dict[str, RequestVariable], previous: dict[str, StoredVariable]
+) -> tuple[dict[str, StoredVariable], dict[str, str]]:
+    """The variables as the row keeps them, and the sensitive values to write as the new
+    version of the tenant's variables secret (empty: no new version; the references stay).
+
+    A new version holds every sensitive value the tenant has, the ones this request does
+    not change read back from the version the row names, so that every reference in the
+    row names the one version written for this request."""
+    for key, value in given.items():
+        if isinstance(previous.get(key), SecretRef) and not isinstance(value, SensitiveValue):
+            raise InvalidRequest(
+                f'variables.{key}: variable {key!r} is sensitive; it stays so (give {{"value": ..., "sensitive": true}})',
+                f"variables.{key}",
+            )
+    merged: dict[str, StoredVariable] = {**previous, **{k: v for k, v in given.items() if isinstance(v, str)}}
+    new = {k: v.value for k, v in given.items() if isinstance(v, SensitiveValue)}
+    if not new:
+        return merged, {}
+    secrets = deps.tenant_secrets()
+    values: dict[str, str] = {}
+    kept = {k: v for k, v in previous.items() if isinstance(v, SecretRef) and k not in new}
+    for ref in {(v.secret, v.version) for v in kept.values()}:
+        values.update({k: v for k, v in secrets.read(*ref).items() if k in kept})
+    values.update(new)
+    name = secrets.name(code, "variables")
+    for key in values:
+        merged[key] = SecretRef(secret=name, version=request_id)
+    return merged, values
 
 
 def update(deps: ApiDeps, code: str, body: Any) -> dict[str, Any]:
@@ -132,13 +198,15 @@ def update(deps: ApiDeps, code: str, body: Any) -> dict[str, Any]:
         raise InvalidRequest("give variables and/or decommission_date", "body")
     _not_past(deps, req.decommission_date)
     previous = _existing(deps, code)
+    request_id = deps.new_id()
+    variables, sensitive = _kept(deps, code, request_id, req.variables or {}, previous.variables)
     record = previous.model_copy(
         update={
             "status": Action.UPDATE.in_progress_status,
-            "variables": {**previous.variables, **(req.variables or {})},
+            "variables": variables,
             "decommission_date": req.decommission_date or previous.decommission_date,
             "updated_at": deps.now(),
-            "request_id": deps.new_id(),
+            "request_id": request_id,
             "action": Action.UPDATE,
             "last_error": None,
             "run_id": None,  # the new flow starts its own run
@@ -146,7 +214,7 @@ def update(deps: ApiDeps, code: str, body: Any) -> dict[str, Any]:
             "version": previous.version + 1,
         }
     )
-    record = start_flow(deps, Action.UPDATE, record, previous, actor="api")
+    record = start_flow(deps, Action.UPDATE, record, previous, actor="api", sensitive=sensitive)
     return response(202, record.public())
 
 
@@ -188,10 +256,24 @@ def list_tenants(deps: ApiDeps, query: dict[str, str]) -> dict[str, Any]:
     return response(200, {"tenants": [r.public() for r in items], "next": nxt})
 
 
+def reveal(deps: ApiDeps, code: str) -> dict[str, Any]:
+    """``GET /tenants/{code}/secrets``: the tenant's sensitive outputs, read from Secrets
+    Manager. Its own path (and API Gateway method) so that a policy can grant it apart from
+    ``GET /tenants/{code}``. Sensitive variables are write-only, as in TFC: never shown."""
+    row = _existing(deps, code)
+    ref = row.sensitive_outputs
+    values = deps.tenant_secrets().outputs(ref) if ref is not None else {}
+    return {"tenant_code": row.tenant_code, "outputs": {k: values.get(k) for k in (ref.names if ref else [])}}
+
+
 def route(deps: ApiDeps, event: dict[str, Any]) -> dict[str, Any]:
     method = event.get("httpMethod", "")
     path = (event.get("path") or "/").rstrip("/") or "/"
     parts = path.strip("/").split("/")
+    if len(parts) == 3 and parts[0] == "tenants" and parts[2] == "secrets":
+        if method != "GET":
+            return response(405, {"error": f"{method} is not allowed on {path}"})
+        return response(200, reveal(deps, parts[1]))
     if parts[0] != "tenants" or len(parts) > 2:
         return response(404, {"error": f"no route for {method} {path}"})
     code = parts[1] if len(parts) == 2 else None

@@ -31,6 +31,7 @@ from .config import ControlPlaneSettings
 from .decommission import decommission
 from .metrics import MALFORMED_ROWS, Metric, stdout_metric
 from .operations import QUEUES, OpsDeps, reconcile, redrive
+from .secrets import TenantSecrets
 from .steps import StepDeps, check, finalize, trigger
 from .tenants import TenantStore
 from .tfc_client import TFCClient
@@ -153,7 +154,10 @@ def _store(platform: Platform, settings: ControlPlaneSettings) -> TenantStore:
 def _build_api_deps(platform: Platform) -> ApiDeps:
     settings = ControlPlaneSettings.from_env(platform.environ)
     store = _store(platform, settings)
-    deps = ApiDeps(settings=settings, store=store, events=platform.client("events"), now=_iso(platform))
+    deps = ApiDeps(
+        settings=settings, store=store, events=platform.client("events"), now=_iso(platform),
+        secrets=TenantSecrets(platform.client("secretsmanager"), settings.tenant_secret_prefix),
+    )
     new_id = getattr(platform, "new_id", None)  # a simulator's seeded ids; uuid4 otherwise
     if new_id is not None:
         deps.new_id = new_id
@@ -186,7 +190,10 @@ def _build_step_deps(platform: Platform) -> StepDeps:
             )
         return client[0]
 
-    return StepDeps(settings=settings, store=store, tfc=tfc, sns=platform.client("sns"), now=_iso(platform))
+    return StepDeps(
+        settings=settings, store=store, tfc=tfc, sns=platform.client("sns"), now=_iso(platform),
+        secrets=TenantSecrets(platform.client("secretsmanager"), settings.tenant_secret_prefix),
+    )
 
 
 _warm_ops: weakref.WeakKeyDictionary[Any, OpsDeps] = weakref.WeakKeyDictionary()
