@@ -19,7 +19,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import ControlPlaneSettings
 from .aws import describe, no_answer
-from .errors import AwsUnavailable, ControlPlaneError, EventNotAccepted, EventNotDelivered, InvalidRequest, TenantNotFound
+from .errors import (
+    AwsUnavailable,
+    ControlPlaneError,
+    EventNotAccepted,
+    EventNotDelivered,
+    InvalidRequest,
+    TenantNotFound,
+)
 from .models import (
     CreateTenantRequest,
     RequestVariable,
@@ -33,7 +40,7 @@ from .models import (
 )
 from .secrets import TenantSecrets
 from .statuses import Action
-from .tenants import TenantStore
+from .tenants import TenantStore, allowed
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +58,10 @@ class ApiDeps:
     settings: ControlPlaneSettings
     store: TenantStore
     events: Any  # a boto3 EventBridge client
+    #: Where sensitive variables are kept and sensitive outputs are read back from.
+    secrets: TenantSecrets
     now: Callable[[], str] = utc_now
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
-    #: Where sensitive variables are kept and sensitive outputs are read back from.
-    secrets: TenantSecrets | None = None
-
-    def tenant_secrets(self) -> TenantSecrets:
-        if self.secrets is None:
-            raise AwsUnavailable("this API has no Secrets Manager client: sensitive values cannot be kept", "variables")
-        return self.secrets
 
 
 def response(status: int, body: Any) -> dict[str, Any]:
@@ -91,27 +93,14 @@ def put_event(deps: ApiDeps, event: TenantEvent) -> None:
     raise EventNotAccepted(f"the {event.action.value} event was not accepted ({last}); nothing was changed")
 
 
-def start_flow(
-    deps: ApiDeps, action: Action, record: TenantRecord, previous: TenantRecord | None, actor: str,
-    sensitive: dict[str, str] | None = None,
-) -> TenantRecord:
-    """Write the desired state, keep the sensitive values (a new version of the tenant's
-    variables secret, named by the request id, which the row's references name), put the
-    event; undo the write if the secret or the event never lands.
+def start_flow(deps: ApiDeps, action: Action, record: TenantRecord, previous: TenantRecord | None, actor: str) -> TenantRecord:
+    """Write the desired state, put the event; undo the write if the event never lands.
 
     The undo is fenced: it succeeds only while no flow has claimed the request (Trigger's
     first act, :meth:`TenantStore.claim`). If an event whose answer was lost did land and
     its flow has begun, the undo fails, the request stands and the answer is 202: a 503
     always means that nothing was changed and nothing will be provisioned."""
     deps.store.begin(record, previous)
-    if sensitive:
-        try:
-            deps.tenant_secrets().write(record.tenant_code, "variables", sensitive, record.request_id)
-        except (ClientError, BotoCoreError, AwsUnavailable) as exc:
-            # No event was put, so no flow can have claimed the request: the undo succeeds.
-            deps.store.restore(record, previous)
-            why = exc.message if isinstance(exc, AwsUnavailable) else describe(exc)
-            raise AwsUnavailable(f"the sensitive variables could not be kept ({why}); nothing was changed", "variables") from None
     event = TenantEvent(
         tenant_code=record.tenant_code,
         action=action,
@@ -145,7 +134,8 @@ def create(deps: ApiDeps, body: Any) -> dict[str, Any]:
     previous = deps.store.get(req.tenant_code)
     now = deps.now()
     request_id = deps.new_id()
-    variables, sensitive = _kept(deps, req.tenant_code, request_id, req.variables, {})
+    allowed(Action.CREATE, req.tenant_code, previous)
+    variables = _kept(deps, req.tenant_code, request_id, req.variables, {})
     record = TenantRecord(
         tenant_code=req.tenant_code,
         status=Action.CREATE.in_progress_status,
@@ -157,19 +147,21 @@ def create(deps: ApiDeps, body: Any) -> dict[str, Any]:
         action=Action.CREATE,
         version=(previous.version + 1) if previous else 1,
     )
-    record = start_flow(deps, Action.CREATE, record, previous, actor="api", sensitive=sensitive)
+    record = start_flow(deps, Action.CREATE, record, previous, actor="api")
     return response(202, record.public())
 
 
 def _kept(
     deps: ApiDeps, code: str, request_id: str, given: dict[str, RequestVariable], previous: dict[str, StoredVariable]
-) -> tuple[dict[str, StoredVariable], dict[str, str]]:
-    """The variables as the row keeps them, and the sensitive values to write as the new
-    version of the tenant's variables secret (empty: no new version; the references stay).
+) -> dict[str, StoredVariable]:
+    """The variables as the row keeps them. Sensitive values given are written first, as a
+    new version of the tenant's variables secret, and the row keeps references to it.
 
     A new version holds every sensitive value the tenant has, the ones this request does
     not change read back from the version the row names, so that every reference in the
-    row names the one version written for this request."""
+    row names the one version written for this request. Written before the row (its
+    version id is what the row names): a request refused after this leaves a version that
+    no row names, never a row naming a version that is not there."""
     for key, value in given.items():
         if isinstance(previous.get(key), SecretRef) and not isinstance(value, SensitiveValue):
             raise InvalidRequest(
@@ -179,17 +171,20 @@ def _kept(
     merged: dict[str, StoredVariable] = {**previous, **{k: v for k, v in given.items() if isinstance(v, str)}}
     new = {k: v.value for k, v in given.items() if isinstance(v, SensitiveValue)}
     if not new:
-        return merged, {}
-    secrets = deps.tenant_secrets()
+        return merged
+    secrets = deps.secrets
     values: dict[str, str] = {}
     kept = {k: v for k, v in previous.items() if isinstance(v, SecretRef) and k not in new}
-    for ref in {(v.secret, v.version) for v in kept.values()}:
-        values.update({k: v for k, v in secrets.read(*ref).items() if k in kept})
-    values.update(new)
-    name = secrets.name(code, "variables")
+    try:
+        for ref in sorted({(v.secret, v.version) for v in kept.values()}):
+            values.update({k: v for k, v in secrets.read(*ref).items() if k in kept})
+        values.update(new)
+        name, version = secrets.write(code, "variables", values, request_id)
+    except (ClientError, BotoCoreError) as exc:
+        raise AwsUnavailable(f"the sensitive variables could not be kept ({describe(exc)}); nothing was changed", "variables") from None
     for key in values:
-        merged[key] = SecretRef(secret=name, version=request_id)
-    return merged, values
+        merged[key] = SecretRef(secret=name, version=version)
+    return merged
 
 
 def update(deps: ApiDeps, code: str, body: Any) -> dict[str, Any]:
@@ -199,7 +194,8 @@ def update(deps: ApiDeps, code: str, body: Any) -> dict[str, Any]:
     _not_past(deps, req.decommission_date)
     previous = _existing(deps, code)
     request_id = deps.new_id()
-    variables, sensitive = _kept(deps, code, request_id, req.variables or {}, previous.variables)
+    allowed(Action.UPDATE, code, previous)
+    variables = _kept(deps, code, request_id, req.variables or {}, previous.variables)
     record = previous.model_copy(
         update={
             "status": Action.UPDATE.in_progress_status,
@@ -214,7 +210,7 @@ def update(deps: ApiDeps, code: str, body: Any) -> dict[str, Any]:
             "version": previous.version + 1,
         }
     )
-    record = start_flow(deps, Action.UPDATE, record, previous, actor="api", sensitive=sensitive)
+    record = start_flow(deps, Action.UPDATE, record, previous, actor="api")
     return response(202, record.public())
 
 
@@ -262,7 +258,7 @@ def reveal(deps: ApiDeps, code: str) -> dict[str, Any]:
     ``GET /tenants/{code}``. Sensitive variables are write-only, as in TFC: never shown."""
     row = _existing(deps, code)
     ref = row.sensitive_outputs
-    values = deps.tenant_secrets().outputs(ref) if ref is not None else {}
+    values = deps.secrets.outputs(ref) if ref is not None else {}
     return {"tenant_code": row.tenant_code, "outputs": {k: values.get(k) for k in (ref.names if ref else [])}}
 
 

@@ -3,14 +3,16 @@
 Two secrets per tenant, each a JSON object of name to value:
 
 * ``<prefix><code>/variables``: the sensitive variables, written by the API (create and
-  update). Every write is a new version holding *all* the tenant's current sensitive
-  values, so that the row and the event refer to one version (its id is the request id).
+  update) before the row. Every write is a new version holding *all* the tenant's current
+  sensitive values, so that the row and the event refer to one version.
 * ``<prefix><code>/outputs``: the outputs TFC marks sensitive, written by Finalize.
 
-Writes are idempotent: the version id is the request id (Secrets Manager's
-``ClientRequestToken``), and a write of the same version with the same value is a no-op, so
-a retried Lambda never makes a second version nor fails. References name a version, not
-the current one: a flow reads exactly what its request wrote.
+Writes are idempotent: the ``ClientRequestToken`` is the request id (on AWS it becomes the
+version id), and a write of the same token with the same value is a no-op, so a retried
+Lambda never makes a second version nor fails. References name a version, not the current
+one: a flow reads exactly what its request wrote. A version written for a request that was
+then refused or rolled back is current but named by no row; the version the row names
+stays ``AWSPREVIOUS`` (Secrets Manager removes unlabelled versions only past 100 versions).
 
 Decommission deletes both with ``ForceDeleteWithoutRecovery``: the destroy run already
 removed what the values open, and a secret left in its recovery window would block a tenant
@@ -66,19 +68,21 @@ class TenantSecrets:
                 last = exc
         raise AwsUnavailable(f"Secrets Manager did not answer {operation} ({describe(last) if last else 'no attempt'}); retry")
 
-    def write(self, tenant_code: str, kind: str, values: dict[str, str | Any], version: str) -> str:
-        """Write ``values`` as version ``version`` (a request id) of the tenant's ``kind``
-        secret, creating the secret on first use. Returns the secret's name."""
+    def write(self, tenant_code: str, kind: str, values: dict[str, Any], token: str) -> tuple[str, str]:
+        """Write ``values`` as a new version of the tenant's ``kind`` secret, creating the
+        secret on first use; ``token`` (a request id) makes a retried write a no-op. Returns
+        the secret's name and the version written (references name it: on AWS it is the
+        token, but some engines choose their own)."""
         name = self.name(tenant_code, kind)
         text = json.dumps(values, sort_keys=True, separators=(",", ":"))
         try:
-            self._call("create_secret", Name=name, SecretString=text, ClientRequestToken=version,
-                       Description=f"tenant-sim: sensitive {kind} of tenant {tenant_code}")
+            resp = self._call("create_secret", Name=name, SecretString=text, ClientRequestToken=token,
+                              Description=f"tenant-sim: sensitive {kind} of tenant {tenant_code}")
         except ClientError as exc:
             if _code(exc) != "ResourceExistsException":
                 raise
-            self._call("put_secret_value", SecretId=name, SecretString=text, ClientRequestToken=version)
-        return name
+            resp = self._call("put_secret_value", SecretId=name, SecretString=text, ClientRequestToken=token)
+        return name, str(resp.get("VersionId") or token)
 
     def read(self, secret: str, version: str) -> dict[str, Any]:
         """The values of one version of a secret."""

@@ -53,12 +53,7 @@ class StepDeps:
     sns: Any
     now: Callable[[], str]
     #: Where sensitive variables are read from and sensitive outputs are kept.
-    secrets: TenantSecrets | None = None
-
-    def tenant_secrets(self) -> TenantSecrets:
-        if self.secrets is None:
-            raise RuntimeError("no Secrets Manager client: sensitive values cannot be read or kept")
-        return self.secrets
+    secrets: TenantSecrets
 
 
 def _marker(request_id: str) -> str:
@@ -97,7 +92,7 @@ def _spec(deps: StepDeps, key: str, value: str | SecretRef) -> VariableSpec:
     version of the secret its reference names, and written to TFC as sensitive."""
     if isinstance(value, str):
         return VariableSpec(key, value)
-    return VariableSpec(key, deps.tenant_secrets().variable(value, key), sensitive=True)
+    return VariableSpec(key, deps.secrets.variable(value, key), sensitive=True)
 
 
 def check(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +118,7 @@ def finalize(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
         if flow.destroy:
             tfc.delete_workspace(run["workspace_id"])
             # Before the row says deleted: a failure here is retried by the flow.
-            deps.tenant_secrets().delete(ev.tenant_code)
+            deps.secrets.delete(ev.tenant_code)
         else:
             outputs, hidden = _keep_outputs(deps, ev, tfc.state_outputs(run["workspace_id"]))
         status, reason = flow.success_status, None
@@ -180,8 +175,8 @@ def _keep_outputs(deps: StepDeps, ev: TenantEvent, found: dict[str, Output]) -> 
     sensitive = {k: o.value for k, o in found.items() if o.sensitive}
     if not sensitive:
         return plain, None
-    name = deps.tenant_secrets().write(ev.tenant_code, "outputs", sensitive, ev.request_id)
-    return plain, OutputsRef(secret=name, version=ev.request_id, names=sorted(sensitive))
+    name, version = deps.secrets.write(ev.tenant_code, "outputs", sensitive, ev.request_id)
+    return plain, OutputsRef(secret=name, version=version, names=sorted(sensitive))
 
 
 def _abandon(deps: StepDeps, run_id: Any, comment: str) -> str:
