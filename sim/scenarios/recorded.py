@@ -17,6 +17,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 #: Where the control plane's modules log (``logging.getLogger(__name__)``).
 CONTROL_PLANE_LOGGER = "sim.controlplane"
 
@@ -67,11 +69,17 @@ def is_reveal(event: Any) -> bool:
 
 
 def executions(sfn: Any, state_machine_arns: list[str]) -> Iterator[tuple[str, Any]]:
-    """Each execution's description (input, output) and history, as (where, value)."""
+    """Each execution's description (input, output) and history, as (where, value). A state
+    machine that is gone (a scenario's fault deletes one) has none to read."""
     for machine in state_machine_arns:
         kwargs: dict[str, Any] = {"stateMachineArn": machine}
         while True:
-            page = sfn.list_executions(**kwargs)
+            try:
+                page = sfn.list_executions(**kwargs)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "StateMachineDoesNotExist":
+                    raise
+                break
             for ex in page.get("executions", []):
                 arn = ex["executionArn"]
                 name = arn.rsplit(":", 1)[-1]
