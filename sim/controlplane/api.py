@@ -180,8 +180,9 @@ def _kept(
             values.update({k: v for k, v in secrets.read(*ref).items() if k in kept})
         values.update(new)
         name, version = secrets.write(code, "variables", values, request_id)
-    except (ClientError, BotoCoreError) as exc:
-        raise AwsUnavailable(f"the sensitive variables could not be kept ({describe(exc)}); nothing was changed", "variables") from None
+    except (ClientError, BotoCoreError, AwsUnavailable) as exc:
+        why = exc.message if isinstance(exc, AwsUnavailable) else describe(exc)
+        raise AwsUnavailable(f"the sensitive variables could not be kept ({why}); nothing was changed", "variables") from None
     for key in values:
         merged[key] = SecretRef(secret=name, version=version)
     return merged
