@@ -70,6 +70,7 @@ class EmbeddedStage:
     def open(self) -> None:
         self.env.start()
         self.attach()
+        self.recorded.attach()  # a scenario run keeps what it recorded, for secrets_stay_secret
 
     def attach(self) -> None:
         """Observe the (started) backend: every seam writes to the trace from now on."""
@@ -85,7 +86,6 @@ class EmbeddedStage:
         env.client("sns").meta.events.register("provide-client-params.sns.Publish", self._sns)
         env.client("sqs").meta.events.register("provide-client-params.sqs.SendMessage", self._sqs)
         env.client("events").meta.events.register("provide-client-params.events.PutEvents", self._put_events)
-        self.recorded.attach()
 
     def now(self) -> float:
         return self.env.clock.now()
@@ -149,7 +149,8 @@ class EmbeddedStage:
         for msg in self.env.queue_messages("flow_dlq"):
             self.trace.add(self.now(), FlowDlqRecord.of_message(msg["Body"]))
             self.recorded.add("the flow DLQ", msg["Body"])
-        self._at_end = self._held_at_end()
+        if self.recorded.keeping:
+            self._at_end = self._held_at_end()
 
     def violations(self, scenario: Scenario, obs: Observed) -> list[str]:
         secrets = invariants.secrets_of(self.env.config.tfc_token, self.env.fake)

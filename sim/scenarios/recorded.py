@@ -36,8 +36,12 @@ class Recorded(logging.Handler):
         super().__init__()
         self._items: list[tuple[str, str]] = []
         self._guard = threading.Lock()
+        #: Off until a scenario run turns it on (``sim up`` runs for hours: it keeps nothing).
+        self.keeping = False
 
     def add(self, where: str, value: Any) -> None:
+        if not self.keeping:
+            return
         text = _text(value)
         with self._guard:
             self._items.append((where, text))
@@ -50,9 +54,11 @@ class Recorded(logging.Handler):
         self.add(f"a log line of {record.name}", line)
 
     def attach(self) -> None:
+        self.keeping = True
         logging.getLogger(CONTROL_PLANE_LOGGER).addHandler(self)
 
     def detach(self) -> None:
+        self.keeping = False
         logging.getLogger(CONTROL_PLANE_LOGGER).removeHandler(self)
 
     def items(self) -> list[tuple[str, str]]:
