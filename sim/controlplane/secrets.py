@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .aws import describe, transient
 from .config import TENANT_SECRET_PREFIX
 from .errors import AwsUnavailable
-from .models import OutputsRef, SecretRef
+from .models import OutputsRef
 KINDS = ("variables", "outputs")
 ATTEMPTS = 4
 
@@ -89,12 +89,6 @@ class TenantSecrets:
         resp = self._call("get_secret_value", SecretId=secret, VersionId=version)
         values: dict[str, Any] = json.loads(resp["SecretString"])
         return values
-
-    def variable(self, ref: SecretRef, key: str) -> str:
-        value = self.read(ref.secret, ref.version).get(key)
-        if not isinstance(value, str):
-            raise KeyError(f"sensitive variable {key!r} is not in version {ref.version} of {ref.secret}")
-        return value
 
     def outputs(self, ref: OutputsRef) -> dict[str, Any]:
         return self.read(ref.secret, ref.version)

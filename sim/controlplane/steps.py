@@ -80,19 +80,26 @@ def trigger(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
     else:
         if not state.flow.destroy:
             specs = [VariableSpec("tenant_code", ev.tenant_code)]
-            specs += [_spec(deps, k, v) for k, v in sorted(ev.variables.items())]
+            read: dict[tuple[str, str], dict[str, Any]] = {}  # one read per secret version
+            specs += [_spec(deps, k, v, read) for k, v in sorted(ev.variables.items())]
             tfc.upsert_variables(ws_id, specs)
         run_id = tfc.start_run(ws_id, destroy=state.flow.destroy, message=marker)
     deps.store.update_flow(ev.tenant_code, ev.request_id, {"workspace_id": ws_id, "run_id": run_id})
     return {"workspace_id": ws_id, "run_id": run_id}
 
 
-def _spec(deps: StepDeps, key: str, value: str | SecretRef) -> VariableSpec:
+def _spec(deps: StepDeps, key: str, value: str | SecretRef, read: dict[tuple[str, str], dict[str, Any]]) -> VariableSpec:
     """The TFC variable of one tenant variable: a sensitive one's value is read from the
     version of the secret its reference names, and written to TFC as sensitive."""
     if isinstance(value, str):
         return VariableSpec(key, value)
-    return VariableSpec(key, deps.secrets.variable(value, key), sensitive=True)
+    where = (value.secret, value.version)
+    if where not in read:
+        read[where] = deps.secrets.read(*where)
+    secret = read[where].get(key)
+    if not isinstance(secret, str):
+        raise KeyError(f"sensitive variable {key!r} is not in version {value.version} of {value.secret}")
+    return VariableSpec(key, secret, sensitive=True)
 
 
 def check(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:

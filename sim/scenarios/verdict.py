@@ -17,7 +17,7 @@ from .player import ScenarioResult, api_step_problem, is_api_step
 from .trace import ApiRecord, Trace
 
 #: What a real engine's trace can show (see :mod:`sim.scenarios.remote_stage`).
-REMOTE_INVARIANTS = ("legal_transitions", "one_flow_at_a_time", "no_secrets")
+REMOTE_INVARIANTS = ("legal_transitions", "one_flow_at_a_time", "no_secrets", "secrets_stay_secret")
 
 
 @dataclass(frozen=True)

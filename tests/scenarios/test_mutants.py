@@ -195,8 +195,8 @@ def test_a_trigger_that_logs_the_value_is_caught(monkeypatch):
 
     real = steps._spec
 
-    def chatty(deps, key, value):
-        spec = real(deps, key, value)
+    def chatty(deps, key, value, read):
+        spec = real(deps, key, value, read)
         logging.getLogger("sim.controlplane.steps").warning("writing %s=%s", key, spec.value)
         return spec
 
