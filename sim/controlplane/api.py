@@ -15,14 +15,35 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .config import ControlPlaneSettings
 from .aws import describe, no_answer
-from .errors import ControlPlaneError, EventNotAccepted, EventNotDelivered, IdempotencyNotConfigured, InvalidRequest, TenantNotFound
+from .errors import (
+    AwsUnavailable,
+    ControlPlaneError,
+    EventNotAccepted,
+    EventNotDelivered,
+    IdempotencyNotConfigured,
+    InvalidRequest,
+    TenantNotFound,
+)
+from .models import (
+    CreateTenantRequest,
+    RequestVariable,
+    SecretRef,
+    SensitiveValue,
+    StoredVariable,
+    TenantEvent,
+    TenantRecord,
+    UpdateTenantRequest,
+    validate_tenant_code,
+)
+from .secrets import TenantSecrets
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import KEYED_METHODS, IdempotencyStore, fingerprint, key_of, once
-from .models import CreateTenantRequest, TenantEvent, TenantRecord, UpdateTenantRequest, validate_tenant_code
 from .statuses import Action
-from .tenants import TenantStore
+from .tenants import TenantStore, allowed
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +61,8 @@ class ApiDeps:
     settings: ControlPlaneSettings
     store: TenantStore
     events: Any  # a boto3 EventBridge client
+    #: Where sensitive variables are kept and sensitive outputs are read back from.
+    secrets: TenantSecrets
     now: Callable[[], str] = utc_now
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
     #: The idempotency key table (None: not configured; a request with a key is refused).
@@ -118,19 +141,59 @@ def create(deps: ApiDeps, body: Any, key: str | None = None) -> dict[str, Any]:
     _not_past(deps, req.decommission_date)
     previous = deps.store.get(req.tenant_code)
     now = deps.now()
+    request_id = deps.new_id()
+    allowed(Action.CREATE, req.tenant_code, previous)
+    variables = _kept(deps, req.tenant_code, request_id, req.variables, {})
     record = TenantRecord(
         tenant_code=req.tenant_code,
         status=Action.CREATE.in_progress_status,
-        variables=req.variables,
+        variables=variables,
         decommission_date=req.decommission_date,
         created_at=now,
         updated_at=now,
-        request_id=deps.new_id(),
+        request_id=request_id,
         action=Action.CREATE,
         version=(previous.version + 1) if previous else 1,
     )
     record = start_flow(deps, Action.CREATE, record, previous, actor="api", key=key)
     return response(202, record.public())
+
+
+def _kept(
+    deps: ApiDeps, code: str, request_id: str, given: dict[str, RequestVariable], previous: dict[str, StoredVariable]
+) -> dict[str, StoredVariable]:
+    """The variables as the row keeps them. Sensitive values given are written first, as a
+    new version of the tenant's variables secret, and the row keeps references to it.
+
+    A new version holds every sensitive value the tenant has, the ones this request does
+    not change read back from the version the row names, so that every reference in the
+    row names the one version written for this request. Written before the row (its
+    version id is what the row names): a request refused after this leaves a version that
+    no row names, never a row naming a version that is not there."""
+    for key, value in given.items():
+        if isinstance(previous.get(key), SecretRef) and not isinstance(value, SensitiveValue):
+            raise InvalidRequest(
+                f'variables.{key}: variable {key!r} is sensitive; it stays so (give {{"value": ..., "sensitive": true}})',
+                f"variables.{key}",
+            )
+    merged: dict[str, StoredVariable] = {**previous, **{k: v for k, v in given.items() if isinstance(v, str)}}
+    new = {k: v.value for k, v in given.items() if isinstance(v, SensitiveValue)}
+    if not new:
+        return merged
+    secrets = deps.secrets
+    values: dict[str, str] = {}
+    kept = {k: v for k, v in previous.items() if isinstance(v, SecretRef) and k not in new}
+    try:
+        for ref in sorted({(v.secret, v.version) for v in kept.values()}):
+            values.update({k: v for k, v in secrets.read(*ref).items() if k in kept})
+        values.update(new)
+        name, version = secrets.write(code, "variables", values, request_id)
+    except (ClientError, BotoCoreError, AwsUnavailable) as exc:
+        why = exc.message if isinstance(exc, AwsUnavailable) else describe(exc)
+        raise AwsUnavailable(f"the sensitive variables could not be kept ({why}); nothing was changed", "variables") from None
+    for key in values:
+        merged[key] = SecretRef(secret=name, version=version)
+    return merged
 
 
 def update(deps: ApiDeps, code: str, body: Any, key: str | None = None) -> dict[str, Any]:
@@ -139,13 +202,16 @@ def update(deps: ApiDeps, code: str, body: Any, key: str | None = None) -> dict[
         raise InvalidRequest("give variables and/or decommission_date", "body")
     _not_past(deps, req.decommission_date)
     previous = _existing(deps, code)
+    request_id = deps.new_id()
+    allowed(Action.UPDATE, code, previous)
+    variables = _kept(deps, code, request_id, req.variables or {}, previous.variables)
     record = previous.model_copy(
         update={
             "status": Action.UPDATE.in_progress_status,
-            "variables": {**previous.variables, **(req.variables or {})},
+            "variables": variables,
             "decommission_date": req.decommission_date or previous.decommission_date,
             "updated_at": deps.now(),
-            "request_id": deps.new_id(),
+            "request_id": request_id,
             "action": Action.UPDATE,
             "last_error": None,
             "run_id": None,  # the new flow starts its own run
@@ -195,6 +261,16 @@ def list_tenants(deps: ApiDeps, query: dict[str, str]) -> dict[str, Any]:
     return response(200, {"tenants": [r.public() for r in items], "next": nxt})
 
 
+def reveal(deps: ApiDeps, code: str) -> dict[str, Any]:
+    """``GET /tenants/{code}/secrets``: the tenant's sensitive outputs, read from Secrets
+    Manager. Its own path (and API Gateway method) so that a policy can grant it apart from
+    ``GET /tenants/{code}``. Sensitive variables are write-only, as in TFC: never shown."""
+    row = _existing(deps, code)
+    ref = row.sensitive_outputs
+    values = deps.secrets.outputs(ref) if ref is not None else {}
+    return {"tenant_code": row.tenant_code, "outputs": {k: values.get(k) for k in (ref.names if ref else [])}}
+
+
 def _path(event: dict[str, Any]) -> str:
     return (event.get("path") or "/").rstrip("/") or "/"
 
@@ -203,6 +279,10 @@ def route(deps: ApiDeps, event: dict[str, Any], key: str | None = None) -> dict[
     method = event.get("httpMethod", "")
     path = _path(event)
     parts = path.strip("/").split("/")
+    if len(parts) == 3 and parts[0] == "tenants" and parts[2] == "secrets":
+        if method != "GET":
+            return response(405, {"error": f"{method} is not allowed on {path}"})
+        return response(200, reveal(deps, parts[1]))
     if parts[0] != "tenants" or len(parts) > 2:
         return response(404, {"error": f"no route for {method} {path}"})
     code = parts[1] if len(parts) == 2 else None

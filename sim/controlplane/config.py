@@ -13,6 +13,8 @@ from .statuses import Action
 #: Every tenant's workspace is named ``tenant-<code>``.
 WORKSPACE_PREFIX = "tenant-"
 DEFAULT_TFC_ADDRESS = "https://app.terraform.io"
+#: Each tenant's secrets are named ``<prefix><code>/variables`` and ``<prefix><code>/outputs``.
+TENANT_SECRET_PREFIX = "tenant-sim/tenants/"
 
 
 class EnvVar(StrEnum):
@@ -29,6 +31,7 @@ class EnvVar(StrEnum):
     DLQ_URL = "DLQ_URL"
     FLOW_DLQ_URL = "FLOW_DLQ_URL"
     RECONCILE_AFTER = "RECONCILE_AFTER_SECONDS"
+    TENANT_SECRET_PREFIX = "TENANT_SECRET_PREFIX"
 
 
 _BUS = {Action.CREATE: EnvVar.BUS_CREATE, Action.UPDATE: EnvVar.BUS_UPDATE, Action.DELETE: EnvVar.BUS_DELETE}
@@ -62,6 +65,8 @@ class ControlPlaneSettings:
     reconcile_after: int = 0
     #: The table of the REST API's idempotency keys ("": none; a request with a key is refused).
     idempotency_table: str = ""
+    #: Where the tenants' sensitive variables and outputs are kept (Secrets Manager names).
+    tenant_secret_prefix: str = TENANT_SECRET_PREFIX
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ControlPlaneSettings:
@@ -81,6 +86,7 @@ class ControlPlaneSettings:
             flow_dlq_url=env.get(EnvVar.FLOW_DLQ_URL, ""),
             reconcile_after=int(env.get(EnvVar.RECONCILE_AFTER, "0") or 0),
             idempotency_table=env.get(EnvVar.IDEMPOTENCY_TABLE, ""),
+            tenant_secret_prefix=env.get(EnvVar.TENANT_SECRET_PREFIX) or TENANT_SECRET_PREFIX,
         )
 
     def environ(self) -> dict[str, str]:
@@ -93,6 +99,7 @@ class ControlPlaneSettings:
             EnvVar.TFC_SECRET_ID.value: self.tfc_secret_id,
             EnvVar.TFC_ADDRESS.value: self.tfc_address,
             EnvVar.TFC_ORGANIZATION.value: self.tfc_organization,
+            EnvVar.TENANT_SECRET_PREFIX.value: self.tenant_secret_prefix,
         }
         if self.workspace_prefix != WORKSPACE_PREFIX:
             env[EnvVar.WORKSPACE_PREFIX.value] = self.workspace_prefix

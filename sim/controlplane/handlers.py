@@ -32,6 +32,7 @@ from .decommission import decommission
 from .idempotency import IdempotencyStore
 from .metrics import MALFORMED_ROWS, Metric, stdout_metric
 from .operations import QUEUES, OpsDeps, reconcile, redrive
+from .secrets import TenantSecrets
 from .steps import StepDeps, check, finalize, trigger
 from .tenants import TenantStore
 from .tfc_client import TFCClient
@@ -154,7 +155,10 @@ def _store(platform: Platform, settings: ControlPlaneSettings) -> TenantStore:
 def _build_api_deps(platform: Platform) -> ApiDeps:
     settings = ControlPlaneSettings.from_env(platform.environ)
     store = _store(platform, settings)
-    deps = ApiDeps(settings=settings, store=store, events=platform.client("events"), now=_iso(platform))
+    deps = ApiDeps(
+        settings=settings, store=store, events=platform.client("events"), now=_iso(platform),
+        secrets=TenantSecrets(platform.client("secretsmanager"), settings.tenant_secret_prefix),
+    )
     if settings.idempotency_table:
         deps.keys = IdempotencyStore(platform.client("dynamodb"), settings.idempotency_table, now=platform.now)
     new_id = getattr(platform, "new_id", None)  # a simulator's seeded ids; uuid4 otherwise
@@ -189,7 +193,10 @@ def _build_step_deps(platform: Platform) -> StepDeps:
             )
         return client[0]
 
-    return StepDeps(settings=settings, store=store, tfc=tfc, sns=platform.client("sns"), now=_iso(platform))
+    return StepDeps(
+        settings=settings, store=store, tfc=tfc, sns=platform.client("sns"), now=_iso(platform),
+        secrets=TenantSecrets(platform.client("secretsmanager"), settings.tenant_secret_prefix),
+    )
 
 
 _warm_ops: weakref.WeakKeyDictionary[Any, OpsDeps] = weakref.WeakKeyDictionary()

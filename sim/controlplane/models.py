@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -60,22 +60,102 @@ def parse_date(value: Any) -> date:
         raise ValueError("must be a date YYYY-MM-DD that exists") from None
 
 
-def _check_variables(value: dict[str, str] | None) -> dict[str, str] | None:
+class SensitiveValue(BaseModel):
+    """A sensitive variable as a request gives it: ``{"value": "...", "sensitive": true}``.
+    Its value is kept in Secrets Manager, never in the row, an event or an execution."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: str
+    sensitive: Literal[True] = True
+
+    def __repr__(self) -> str:  # never in a log line or a traceback
+        return "SensitiveValue(value=<hidden>)"
+
+    __str__ = __repr__
+
+
+class SecretRef(BaseModel):
+    """Where a sensitive value is kept: a version of a Secrets Manager secret. What the row
+    and the bus event carry in place of a sensitive variable's value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sensitive: Literal[True] = True
+    secret: str
+    version: str
+
+
+class OutputsRef(BaseModel):
+    """Where a tenant's sensitive outputs are kept (the row holds this, not the values)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secret: str
+    version: str
+    names: list[str]
+
+
+#: How a response shows a sensitive variable or output: never its value.
+REDACTED: dict[str, Any] = {"sensitive": True}
+
+#: A variable as a request gives it, and as the row and the event keep it.
+RequestVariable = str | SensitiveValue
+StoredVariable = str | SecretRef
+
+
+class _At(ValueError):
+    """A validation error about one member of a field (``variables.x``)."""
+
+    def __init__(self, member: str, message: str) -> None:
+        super().__init__(message)
+        self.member = member
+
+
+_SHAPE = 'must be a string or {"value": "<string>", "sensitive": true}'
+
+
+def _variable_value(key: str, val: Any) -> RequestVariable:
+    if isinstance(val, dict):
+        extra = sorted(set(val) - {"value", "sensitive"})
+        if extra:
+            raise _At(key, f"unknown member {str(extra[0])[:64]!r}: {_SHAPE}")
+        if "value" not in val or not isinstance(val["value"], str):
+            raise _At(key, f"value {_SHAPE}")
+        if not isinstance(val.get("sensitive"), bool):
+            raise _At(key, f"sensitive must be true or false: {_SHAPE}")
+        text: str = val["value"]
+        _check_value(key, text)
+        return SensitiveValue(value=text) if val["sensitive"] else text
+    if not isinstance(val, str):
+        raise _At(key, _SHAPE)
+    _check_value(key, val)
+    return val
+
+
+def _check_value(key: str, val: str) -> None:
+    if len(val) > MAX_VALUE_LENGTH:
+        raise ValueError(f"variable {key!r} is longer than {MAX_VALUE_LENGTH} characters")
+    if not is_text(val):
+        raise ValueError(f"variable {key!r} is not valid Unicode text (a lone surrogate)")
+
+
+def _check_variables(value: Any) -> dict[str, RequestVariable] | None:
     if value is None:
         return None
+    if not isinstance(value, dict):
+        raise ValueError("must be an object of variable names to values")
     if len(value) > MAX_VARIABLES:
         raise ValueError(f"at most {MAX_VARIABLES} variables")
+    out: dict[str, RequestVariable] = {}
     for key, val in value.items():
-        if not VARIABLE_KEY.fullmatch(key):
+        if not isinstance(key, str) or not VARIABLE_KEY.fullmatch(key):
             shown = key if is_text(key) else key.encode("utf-8", "backslashreplace").decode("ascii")
             raise ValueError(f"variable name {shown[:64]!r} must match {VARIABLE_KEY.pattern}")
         if key in RESERVED_VARIABLES:
             raise ValueError(f"variable {key!r} is set by the control plane")
-        if len(val) > MAX_VALUE_LENGTH:
-            raise ValueError(f"variable {key!r} is longer than {MAX_VALUE_LENGTH} characters")
-        if not is_text(val):
-            raise ValueError(f"variable {key!r} is not valid Unicode text (a lone surrogate)")
-    return value
+        out[key] = _variable_value(key, val)
+    return out
 
 
 class _Body(BaseModel):
@@ -90,7 +170,11 @@ class _Body(BaseModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "body"
+            loc = [str(p) for p in first["loc"]]
+            error = (first.get("ctx") or {}).get("error")
+            if isinstance(error, _At):
+                loc.append(error.member)
+            field = ".".join(loc) or "body"
             if not is_text(field):  # an unknown member named with a lone surrogate
                 field = field.encode("utf-8", "backslashreplace").decode("ascii")
             field = field[:200]
@@ -100,7 +184,7 @@ class _Body(BaseModel):
 
 class CreateTenantRequest(_Body):
     tenant_code: str
-    variables: dict[str, str] = Field(default_factory=dict)
+    variables: dict[str, RequestVariable] = Field(default_factory=dict)
     decommission_date: date
 
     @field_validator("tenant_code", mode="before")
@@ -108,9 +192,9 @@ class CreateTenantRequest(_Body):
     def _code(cls, v: Any) -> str:
         return validate_tenant_code(v)
 
-    @field_validator("variables")
+    @field_validator("variables", mode="plain")
     @classmethod
-    def _vars(cls, v: dict[str, str]) -> dict[str, str]:
+    def _vars(cls, v: Any) -> dict[str, RequestVariable]:
         return _check_variables(v) or {}
 
     @field_validator("decommission_date", mode="before")
@@ -120,12 +204,12 @@ class CreateTenantRequest(_Body):
 
 
 class UpdateTenantRequest(_Body):
-    variables: dict[str, str] | None = None
+    variables: dict[str, RequestVariable] | None = None
     decommission_date: date | None = None
 
-    @field_validator("variables")
+    @field_validator("variables", mode="plain")
     @classmethod
-    def _vars(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+    def _vars(cls, v: Any) -> dict[str, RequestVariable] | None:
         return _check_variables(v)
 
     @field_validator("decommission_date", mode="before")
@@ -143,7 +227,8 @@ class TenantEvent(BaseModel):
     action: Action
     request_id: str
     actor: str
-    variables: dict[str, str] = Field(default_factory=dict)
+    #: Sensitive variables travel as :class:`SecretRef`, never as values.
+    variables: dict[str, StoredVariable] = Field(default_factory=dict)
     requested_at: str
     #: The client's ``Idempotency-Key`` of the request, if it gave one (for tracing: the
     #: flow is fenced by ``request_id``, which a redelivered event carries too).
@@ -157,7 +242,8 @@ class TenantRecord(BaseModel):
 
     tenant_code: str
     status: TenantStatus
-    variables: dict[str, str] = Field(default_factory=dict)
+    #: Sensitive variables are kept as :class:`SecretRef` (the value is in Secrets Manager).
+    variables: dict[str, StoredVariable] = Field(default_factory=dict)
     decommission_date: date
     created_at: str
     updated_at: str
@@ -165,7 +251,10 @@ class TenantRecord(BaseModel):
     action: Action
     workspace_id: str | None = None
     run_id: str | None = None
+    #: The workspace's outputs TFC does not mark sensitive.
     outputs: dict[str, Any] = Field(default_factory=dict)
+    #: Where the outputs TFC marks sensitive are kept (Secrets Manager), and their names.
+    sensitive_outputs: OutputsRef | None = None
     last_error: str | None = None
     #: The Step Functions execution that took up ``request_id`` (set by Trigger's claim,
     #: and by Finalize to the execution that recorded the end).
@@ -173,13 +262,15 @@ class TenantRecord(BaseModel):
     version: int = 1
 
     def public(self) -> dict[str, Any]:
-        """What ``GET /tenants/{code}`` returns."""
+        """What ``GET /tenants/{code}`` returns: sensitive variables and outputs show as
+        :data:`REDACTED`, never their values (``GET /tenants/{code}/secrets`` reveals outputs)."""
+        hidden = self.sensitive_outputs.names if self.sensitive_outputs else []
         return {
             "tenant_code": self.tenant_code,
             "status": self.status.value,
-            "variables": self.variables,
+            "variables": {k: v if isinstance(v, str) else dict(REDACTED) for k, v in self.variables.items()},
             "decommission_date": self.decommission_date.isoformat(),
-            "outputs": self.outputs,
+            "outputs": {**self.outputs, **{name: dict(REDACTED) for name in hidden}},
             "last_error": self.last_error,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

@@ -17,10 +17,11 @@ from pydantic import BaseModel, ConfigDict
 from .config import ControlPlaneSettings
 from .errors import FlowSuperseded
 from .flow import FlowConstants
-from .models import TenantEvent
+from .models import OutputsRef, SecretRef, TenantEvent
+from .secrets import TenantSecrets
 from .statuses import TenantStatus
 from .tenants import TenantStore
-from .tfc_client import RunState, TFCClient, TFCError, VariableSpec
+from .tfc_client import Output, RunState, TFCClient, TFCError, VariableSpec
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class StepDeps:
     tfc: Callable[[], TFCClient]  # built lazily: reading the token costs a Secrets Manager call
     sns: Any
     now: Callable[[], str]
+    #: Where sensitive variables are read from and sensitive outputs are kept.
+    secrets: TenantSecrets
 
 
 def _marker(request_id: str) -> str:
@@ -77,11 +80,26 @@ def trigger(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
     else:
         if not state.flow.destroy:
             specs = [VariableSpec("tenant_code", ev.tenant_code)]
-            specs += [VariableSpec(k, v) for k, v in sorted(ev.variables.items())]
+            read: dict[tuple[str, str], dict[str, Any]] = {}  # one read per secret version
+            specs += [_spec(deps, k, v, read) for k, v in sorted(ev.variables.items())]
             tfc.upsert_variables(ws_id, specs)
         run_id = tfc.start_run(ws_id, destroy=state.flow.destroy, message=marker)
     deps.store.update_flow(ev.tenant_code, ev.request_id, {"workspace_id": ws_id, "run_id": run_id})
     return {"workspace_id": ws_id, "run_id": run_id}
+
+
+def _spec(deps: StepDeps, key: str, value: str | SecretRef, read: dict[tuple[str, str], dict[str, Any]]) -> VariableSpec:
+    """The TFC variable of one tenant variable: a sensitive one's value is read from the
+    version of the secret its reference names, and written to TFC as sensitive."""
+    if isinstance(value, str):
+        return VariableSpec(key, value)
+    where = (value.secret, value.version)
+    if where not in read:
+        read[where] = deps.secrets.read(*where)
+    secret = read[where].get(key)
+    if not isinstance(secret, str):
+        raise KeyError(f"sensitive variable {key!r} is not in version {value.version} of {value.secret}")
+    return VariableSpec(key, secret, sensitive=True)
 
 
 def check(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
@@ -99,14 +117,17 @@ def finalize(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
     poll = state.poll or {}
     run = state.run or {}
     outputs: dict[str, Any] = {}
+    hidden: OutputsRef | None = None
     if state.error is not None:
         status, reason = TenantStatus.FAILED, f"task error: {_error_text(state.error)}"
     elif poll.get("succeeded"):
         tfc = deps.tfc()
         if flow.destroy:
             tfc.delete_workspace(run["workspace_id"])
+            # Before the row says deleted: a failure here is retried by the flow.
+            deps.secrets.delete(ev.tenant_code)
         else:
-            outputs = tfc.outputs(run["workspace_id"])
+            outputs, hidden = _keep_outputs(deps, ev, tfc.state_outputs(run["workspace_id"]))
         status, reason = flow.success_status, None
     elif poll.get("finished"):
         status, reason = TenantStatus.FAILED, f"run {run.get('run_id')} ended {poll.get('status')}"
@@ -120,8 +141,10 @@ def finalize(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
     update: dict[str, Any] = {"status": status, "last_error": reason, "updated_at": deps.now(), "execution": state.owner}
     if status is TenantStatus.READY:
         update["outputs"] = outputs
+        update["sensitive_outputs"] = hidden
     if status is TenantStatus.DELETED:
         update["outputs"] = {}
+        update["sensitive_outputs"] = None
     try:
         deps.store.update_flow(ev.tenant_code, ev.request_id, update)
     except FlowSuperseded:
@@ -149,6 +172,18 @@ def finalize(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
             MessageAttributes={"event": {"DataType": "String", "StringValue": message["event"]}},
         )
     return {"status": status.value}
+
+
+def _keep_outputs(deps: StepDeps, ev: TenantEvent, found: dict[str, Output]) -> tuple[dict[str, Any], OutputsRef | None]:
+    """The outputs the row may hold (those TFC does not mark sensitive), and where the
+    sensitive ones were kept: a version of the tenant's outputs secret named by the request
+    id (a retried Finalize writes the same version again, a no-op)."""
+    plain = {k: o.value for k, o in found.items() if not o.sensitive}
+    sensitive = {k: o.value for k, o in found.items() if o.sensitive}
+    if not sensitive:
+        return plain, None
+    name, version = deps.secrets.write(ev.tenant_code, "outputs", sensitive, ev.request_id)
+    return plain, OutputsRef(secret=name, version=version, names=sorted(sensitive))
 
 
 def _abandon(deps: StepDeps, run_id: Any, comment: str) -> str:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from .aws import describe, no_answer, transient
 from .errors import AwsUnavailable, FlowSuperseded, MalformedRow, TenantConflict, TenantNotFound
 from .models import TenantRecord
-from .statuses import ACTION_ALLOWED_FROM, TenantStatus
+from .statuses import ACTION_ALLOWED_FROM, Action, TenantStatus
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -57,6 +57,20 @@ def _why(exc: BaseException) -> str:
 def _conditional_failed(exc: ClientError) -> bool:
     code: str | None = exc.response.get("Error", {}).get("Code")
     return code == "ConditionalCheckFailedException"
+
+
+def allowed(action: Action, code: str, previous: TenantRecord | None) -> None:
+    """Refuse an action the tenant's status does not allow (absent: 404; otherwise 409).
+    :meth:`TenantStore.begin` checks it; the API checks it first too, before it writes a
+    sensitive variable's secret for a request that would be refused."""
+    if (previous.status if previous else None) not in ACTION_ALLOWED_FROM[action]:
+        if previous is None:
+            raise TenantNotFound(f"tenant {code!r} does not exist", "tenant_code")
+        raise TenantConflict(
+            f"tenant {code!r} is {previous.status.value}; {action.value} is allowed only from "
+            + ", ".join(sorted(s.value if s else "absent" for s in ACTION_ALLOWED_FROM[action])),
+            "status",
+        )
 
 
 #: Tries of one DynamoDB call that failed transiently (the SDK's own retries come on top).
@@ -122,16 +136,7 @@ class TenantStore:
     def begin(self, record: TenantRecord, previous: TenantRecord | None) -> None:
         """Write the desired state of a new flow, only if the row is still what the
         caller read (``previous``) and the action is allowed from its status."""
-        allowed = ACTION_ALLOWED_FROM[record.action]
-        current = previous.status if previous else None
-        if current not in allowed:
-            if previous is None:
-                raise TenantNotFound(f"tenant {record.tenant_code!r} does not exist", "tenant_code")
-            raise TenantConflict(
-                f"tenant {record.tenant_code!r} is {previous.status.value}; {record.action.value} is allowed only from "
-                + ", ".join(sorted(s.value if s else "absent" for s in allowed)),
-                "status",
-            )
+        allowed(record.action, record.tenant_code, previous)
         if previous is None:
             cond, names, values = "attribute_not_exists(tenant_code)", None, None
         else:

@@ -99,6 +99,14 @@ class VariableSpec:
     hcl: bool = False
 
 
+@dataclass(frozen=True)
+class Output:
+    """One state output, with whether TFC marks it sensitive."""
+
+    value: Any
+    sensitive: bool = False
+
+
 class TFCClient:
     def __init__(
         self,
@@ -391,9 +399,14 @@ class TFCClient:
 
     # ---------------------------------------------------------------- state
     def outputs(self, workspace_id: str) -> dict[str, Any]:
-        """Current state outputs by name (sensitive ones read by id). A 503 while the
-        outputs are processed is retried like any 5xx; no state at all gives {}."""
-        result: dict[str, Any] = {}
+        """Current state outputs' values by name (sensitive ones read by id)."""
+        return {name: out.value for name, out in self.state_outputs(workspace_id).items()}
+
+    def state_outputs(self, workspace_id: str) -> dict[str, Output]:
+        """Current state outputs by name, with their sensitivity (sensitive values read by
+        id). A 503 while the outputs are processed is retried like any 5xx; no state at all
+        gives {}."""
+        result: dict[str, Output] = {}
         page = 1
         while True:
             try:
@@ -410,7 +423,7 @@ class TFCClient:
                 value = attrs.get("value")
                 if attrs.get("sensitive"):
                     value = self._request("GET", f"/api/v2/state-version-outputs/{item['id']}").json()["data"]["attributes"]["value"]
-                result[attrs["name"]] = value
+                result[attrs["name"]] = Output(value, bool(attrs.get("sensitive")))
             next_page = (doc.get("meta") or {}).get("pagination", {}).get("next-page")
             if not next_page or not doc["data"]:
                 return result

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+from sim.controlplane.models import SecretRef
 
 ACCOUNT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 SECRET_NAME = re.compile(r"pass(word|wd|phrase)?|secret|token|api[_-]?key|access[_-]?key|private|credential|auth|session|signature|cert|pwd", re.I)
@@ -35,10 +38,19 @@ class Scrubber:
         self._accounts += n
         return out
 
-    def variables(self, variables: dict[str, str], where: str) -> dict[str, str]:
-        out = {}
+    def variables(self, variables: dict[str, str | SecretRef], where: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         for key, value in variables.items():
             why = None
+            if isinstance(value, SecretRef):
+                # Its value is in production's Secrets Manager, never in the event: a
+                # placeholder, sensitive in the replay too.
+                out[key] = {"value": f"redacted-{key.lower().replace('_', '-')}", "sensitive": True}
+                note = f"variable {key!r} ({where}) is sensitive: its value is not in the event; a placeholder replaces it"
+                if note not in self._noted:
+                    self._noted.add(note)
+                    self.notes.append(note)
+                continue
             if SECRET_NAME.search(key):
                 why = "its name says it is a secret"
             elif any(p.search(value) for p in SECRET_VALUE):

@@ -15,7 +15,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from sim.controlplane.models import REDACTED
+
 from ..scenarios.expectations import SENSITIVE_KEY
+from ..scenarios.invariants import scenario_secrets
 from ..scenarios.loader import parse_scenario
 from ..scenarios.model import Scenario
 from ..scenarios.observe import Observed
@@ -68,7 +71,7 @@ def result_report(
     """The report of a run just played. ``secrets``: strings that must not appear (the TFC
     token); ``problems``: failures found outside the run's own verdict (a property test's model)."""
     verdict = verdict_of(result, engine=engine)
-    secrets = (*secrets, *_sensitive_outputs(result.observed))
+    secrets = (*secrets, *_sensitive_outputs(result.observed), *scenario_secrets(result.scenario))
     page = _page(
         result.scenario, result.trace.records, verdict, source=result.source, seed=result.seed, engine=engine,
         trace_path=trace_path, secrets=secrets, problems=list(problems or []),
@@ -77,9 +80,11 @@ def result_report(
 
 
 def _sensitive_outputs(obs: Observed) -> tuple[str, ...]:
-    """The values of the tenants' sensitive outputs (``admin_password``...): never shown."""
+    """The values of outputs whose names say they are secrets, should a row show one (the API
+    shows the outputs TFC marks sensitive redacted, as ``{"sensitive": true}``): never shown."""
     return tuple(
-        str(v) for row in obs.rows.values() for k, v in (row.get("outputs") or {}).items() if SENSITIVE_KEY.search(k) and v
+        str(v) for row in obs.rows.values() for k, v in (row.get("outputs") or {}).items()
+        if SENSITIVE_KEY.search(k) and v and v != REDACTED
     )
 
 
@@ -101,7 +106,7 @@ def trace_report(path: str | Path) -> str:
     verdict = judge(
         scenario, trace, obs, [], [],
         unjudged=tuple(f"tenants.{c}.{k}" for c in scenario.expect.tenants for k in NOT_IN_TRACE_PER_TENANT) + NOT_IN_TRACE,
-        invariant_names=[n for n in _invariant_names() if n != "no_secrets"],
+        invariant_names=[n for n in _invariant_names() if n not in ("no_secrets", "secrets_stay_secret")],
     )
     page = _page(
         scenario, trace.records, verdict, source=header.get("source", "<trace>"), seed=int(header.get("seed", 0)),

@@ -27,6 +27,7 @@ from sim.stack.wiring import Stack
 from . import invariants
 from .model import Fault, Scenario, TfcBehaviour
 from .observe import Observed, StatusWatch
+from .recorded import Recorded, executions, is_reveal
 from .trace import DdbRecord, DeliveryRecord, DlqRecord, FaultRecord, FlowDlqRecord, LambdaRecord, SnsRecord, Trace
 
 _de = TypeDeserializer()
@@ -61,11 +62,15 @@ class EmbeddedStage:
         #: Tenants whose next flow write is made to lose a conditional check.
         self.conflicts: set[str] = set()
         self._local = threading.local()
+        #: What the run left besides the trace (the secrets_stay_secret invariant searches it).
+        self.recorded = Recorded()
+        self._at_end: list[tuple[str, str]] = []
 
     # ------------------------------------------------------------- Stage
     def open(self) -> None:
         self.env.start()
         self.attach()
+        self.recorded.attach()  # a scenario run keeps what it recorded, for secrets_stay_secret
 
     def attach(self) -> None:
         """Observe the (started) backend: every seam writes to the trace from now on."""
@@ -80,6 +85,7 @@ class EmbeddedStage:
         ddb.meta.events.register("after-call.dynamodb.DeleteItem", self._after_delete)
         env.client("sns").meta.events.register("provide-client-params.sns.Publish", self._sns)
         env.client("sqs").meta.events.register("provide-client-params.sqs.SendMessage", self._sqs)
+        env.client("events").meta.events.register("provide-client-params.events.PutEvents", self._put_events)
 
     def now(self) -> float:
         return self.env.clock.now()
@@ -142,15 +148,38 @@ class EmbeddedStage:
         # The flow DLQ is written by Step Functions' own SQS client, which the hooks do not see.
         for msg in self.env.queue_messages("flow_dlq"):
             self.trace.add(self.now(), FlowDlqRecord.of_message(msg["Body"]))
+            self.recorded.add("the flow DLQ", msg["Body"])
+        if self.recorded.keeping:
+            self._at_end = self._held_at_end()
 
     def violations(self, scenario: Scenario, obs: Observed) -> list[str]:
-        return invariants.check(scenario, self.trace, obs, secrets=invariants.secrets_of(self.env.config.tfc_token, self.env.fake))
+        secrets = invariants.secrets_of(self.env.config.tfc_token, self.env.fake)
+        return invariants.check(scenario, self.trace, obs, secrets=secrets, recorded=self.everything_recorded())
+
+    def everything_recorded(self) -> list[tuple[str, str]]:
+        """What the run recorded as it went, and what the engine held at the end (read by
+        :meth:`finish`, while the engine runs): every execution's input, output and history,
+        and the fake TFC's journal."""
+        return self.recorded.items() + self._at_end
+
+    def _held_at_end(self) -> list[tuple[str, str]]:
+        env = self.env
+        machines = [env.stack.state_machine_arn(f.action) for f in env.stack.flows]
+        out = [(where, _json(value)) for where, value in executions(env.client("stepfunctions"), machines)]
+        out.append(("the fake TFC's journal", _json([e.to_dict() for e in env.fake.journal.entries()])))
+        return out
 
     def stop(self) -> None:
+        self.recorded.detach()
         self.env.stop()
 
     # ------------------------------------------------------------- sources
     def _invocation(self, inv: Invocation) -> None:
+        api = inv.function.endswith("-api")
+        if not api:  # the API's input is the client's request: a sensitive value comes in there
+            self.recorded.add(f"the input of {inv.function}", inv.event)
+        if not (api and is_reveal(inv.event)):  # the reveal's answer is the values, by design
+            self.recorded.add(f"the result of {inv.function}", inv.result)
         rec = LambdaRecord(function=inv.function, n=inv.number, request_id=inv.request_id, started=round(inv.started - self.trace.start, 3))
         rec.throttled = True if inv.throttled else None
         rec.error = inv.error_type or None
@@ -166,6 +195,7 @@ class EmbeddedStage:
 
     def _before_put(self, params: dict[str, Any], **_: Any) -> None:
         item = params.get("Item", {})
+        self.recorded.add("a tenant row written to DynamoDB", item)
         self._local.put = item
         code = item.get("tenant_code", {}).get("S")
         if code in self.conflicts and "#v" in params.get("ConditionExpression", ""):
@@ -212,7 +242,11 @@ class EmbeddedStage:
     def _aws_fault(self, service: str, operation: str, effect: str) -> None:
         self.trace.add(self.now(), FaultRecord(fault=f"aws {service}.{operation} {effect}", tenant=None))
 
+    def _put_events(self, params: dict[str, Any], **_: Any) -> None:
+        self.recorded.add("an event put on a bus", params.get("Entries", []))
+
     def _sns(self, params: dict[str, Any], **_: Any) -> None:
+        self.recorded.add("a lifecycle event", params.get("Message", ""))
         try:
             msg = json.loads(params.get("Message", ""))
         except ValueError:
@@ -220,6 +254,7 @@ class EmbeddedStage:
         self.trace.add(self.now(), SnsRecord.of(msg))
 
     def _sqs(self, params: dict[str, Any], **_: Any) -> None:
+        self.recorded.add("an SQS message", params.get("MessageBody", ""))
         attrs = {k: v.get("StringValue") for k, v in (params.get("MessageAttributes") or {}).items()}
         if "ERROR_CODE" not in attrs:
             return  # not a DLQ write (e.g. a test's own queue)
@@ -237,6 +272,10 @@ class EmbeddedStage:
                 tenant=detail.get("tenant_code"), request_id=detail.get("request_id"), action=detail.get("action"),
             ),
         )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _tenant_of(event: Any) -> str | None:

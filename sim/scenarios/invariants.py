@@ -5,7 +5,7 @@ scenario's own expectation, so they hold for any scenario, generated ones includ
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sim.controlplane.config import tenant_of_workspace
 from sim.controlplane.statuses import IN_PROGRESS, LEGAL_TRANSITIONS, TERMINAL, TenantStatus
 
-from .model import Scenario
+from .model import Scenario, SensitiveVariable
 from .trace import ApiRecord, DlqRecord, FlowDlqRecord, LambdaRecord, SnsRecord, StatusRecord, TfcRecord, Trace
 
 if TYPE_CHECKING:
@@ -29,8 +29,10 @@ def flow_deadline(sc: Scenario) -> float:
     return s.max_event_age + s.poll_budget * s.wait_seconds + 2 * 3600
 
 
-def check(sc: Scenario, trace: Trace, obs: Observed, *, secrets: tuple[str, ...] = ()) -> list[str]:
-    return [v for result in checked(sc, trace, obs, secrets=secrets) for v in result.violations]
+def check(
+    sc: Scenario, trace: Trace, obs: Observed, *, secrets: tuple[str, ...] = (), recorded: Sequence[tuple[str, str]] = ()
+) -> list[str]:
+    return [v for result in checked(sc, trace, obs, secrets=secrets, recorded=recorded) for v in result.violations]
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,18 @@ DESCRIPTIONS: dict[str, str] = {
     "lifecycle_event_per_terminal": "exactly one lifecycle event per terminal status",
     "decommission_rules": "decommission on the first daily run at or after the date when idle; never before, never twice, never mid-flow",
     "no_secrets": "no secret in the trace",
+    "secrets_stay_secret": "no sensitive value (a sensitive variable's, a sensitive output's) in the trace, the tenant rows, "
+    "the Lambda inputs and results, the executions, the events, the logs or the fake TFC's journal",
 }
 
 
 def checked(
-    sc: Scenario, trace: Trace, obs: Observed, *, secrets: tuple[str, ...] = (), names: Iterable[str] | None = None
+    sc: Scenario, trace: Trace, obs: Observed, *, secrets: tuple[str, ...] = (), names: Iterable[str] | None = None,
+    recorded: Sequence[tuple[str, str]] = (),
 ) -> list[InvariantResult]:
-    """Each invariant (``names``: a subset, in this module's order) with its violations."""
+    """Each invariant (``names``: a subset, in this module's order) with its violations.
+    ``recorded``: what the run left elsewhere than the trace, as (where, text) (see
+    :mod:`sim.scenarios.recorded`; empty when only a trace is at hand)."""
     run: dict[str, Callable[[], list[str]]] = {
         "legal_transitions": lambda: legal_transitions(trace),
         "nothing_lost": lambda: nothing_lost(sc, trace),
@@ -70,6 +77,7 @@ def checked(
         "lifecycle_event_per_terminal": lambda: lifecycle_event_per_terminal(trace),
         "decommission_rules": lambda: decommission_rules(trace),
         "no_secrets": lambda: no_secrets(trace, secrets),
+        "secrets_stay_secret": lambda: secrets_stay_secret(trace, (*secrets, *scenario_secrets(sc)), recorded),
     }
     wanted = set(run) if names is None else set(names)
     return [InvariantResult(name, DESCRIPTIONS[name], fn()) for name, fn in run.items() if name in wanted]
@@ -234,3 +242,33 @@ def secrets_of(token: str, fake: FakeTFC) -> tuple[str, ...]:
 def no_secrets(trace: Trace, secrets: tuple[str, ...]) -> list[str]:
     text = "\n".join(trace.lines())
     return [f"a secret ({s[:4]}...) appears in the trace" for s in secrets if len(s) >= MIN_SECRET_LENGTH and s in text]
+
+
+def scenario_secrets(sc: Scenario) -> tuple[str, ...]:
+    """The values a scenario's steps give as sensitive variables."""
+    out: list[str] = []
+    for step in sc.steps:
+        for given in (step.create, step.update):
+            variables = getattr(given, "variables", None) or {}
+            out += [v.value for v in variables.values() if isinstance(v, SensitiveVariable) and v.sensitive]
+    return tuple(dict.fromkeys(out))
+
+
+#: How a violation of :func:`secrets_stay_secret` begins (the verdict places it by this).
+SENSITIVE_VIOLATION = "a sensitive value"
+
+
+def secrets_stay_secret(trace: Trace, secrets: tuple[str, ...], recorded: Sequence[tuple[str, str]]) -> list[str]:
+    """No sensitive value (``secrets``: what the fake TFC held as sensitive and what the
+    scenario gave as sensitive) in the trace's records, nor anywhere else the run recorded.
+    Each value is named by its first four characters and each place once."""
+    wanted = [s for s in dict.fromkeys(secrets) if len(s) >= MIN_SECRET_LENGTH]
+    places = [("the trace", "\n".join(trace.lines())), *recorded]
+    out = []
+    for secret in wanted:
+        seen: set[str] = set()
+        for where, text in places:
+            if where not in seen and secret in text:
+                seen.add(where)
+                out.append(f"{SENSITIVE_VIOLATION} ({secret[:4]}...) is recorded in {where}")
+    return out

@@ -91,15 +91,27 @@ class TenantSpec(_Strict):
 
 
 # ------------------------------------------------------------------ steps
+class SensitiveVariable(_Strict):
+    """A variable the API keeps secret (Secrets Manager, a sensitive TFC variable): its value
+    must appear nowhere the run records (the ``secrets_stay_secret`` invariant)."""
+
+    value: str
+    sensitive: bool = True
+
+
+#: A variable as a request gives it: a string, or ``{value: ..., sensitive: true}``.
+Variable = str | SensitiveVariable
+
+
 class CreateStep(_Strict):
     tenant: TenantCode
-    variables: dict[str, str] = Field(default_factory=dict)
+    variables: dict[str, Variable] = Field(default_factory=dict)
     decommission_date: str = "2099-01-01"
 
 
 class UpdateStep(_Strict):
     tenant: TenantCode
-    variables: dict[str, str] | None = None
+    variables: dict[str, Variable] | None = None
     decommission_date: str | None = None
 
 

@@ -17,7 +17,7 @@ from sim.engines.base import Backend
 from sim.engines.gateway import ApiResponse
 
 from .expectations import expectation_failures
-from .model import API_STEP_KINDS, Fault, Scenario, Step, TfcBehaviour, TfcVariableStep
+from .model import API_STEP_KINDS, Fault, Scenario, Step, TfcBehaviour, TfcVariableStep, Variable
 from .observe import Observed, TfcWatch, observe
 from .trace import ApiRecord, Record, StepRecord, Trace
 
@@ -206,10 +206,11 @@ class Player:
         b = self.backend
         if step.create is not None:
             c = step.create
-            return self._api("POST", "/tenants", {"tenant_code": c.tenant, "variables": c.variables, "decommission_date": c.decommission_date})
+            return self._api("POST", "/tenants", {"tenant_code": c.tenant, "variables": _wire(c.variables), "decommission_date": c.decommission_date})
         if step.update is not None:
             u = step.update
-            body = {k: v for k, v in (("variables", u.variables), ("decommission_date", u.decommission_date)) if v is not None}
+            wire = None if u.variables is None else _wire(u.variables)
+            body = {k: v for k, v in (("variables", wire), ("decommission_date", u.decommission_date)) if v is not None}
             return self._api("PATCH", f"/tenants/{u.tenant}", body)
         if step.delete is not None:
             return self._api("DELETE", f"/tenants/{step.delete}")
@@ -246,3 +247,8 @@ class Player:
                 return None
             self._step("fault", **details)
         return None
+
+
+def _wire(variables: dict[str, Variable]) -> dict[str, Any]:
+    """A step's variables as the API takes them (a sensitive one as its object form)."""
+    return {k: v if isinstance(v, str) else v.model_dump() for k, v in variables.items()}

@@ -24,7 +24,8 @@ shift every record, and a transition shorter than the scan interval could be mis
 flows here take seconds). ``python -m sim replay`` replays on the embedded backend only.
 
 Invariants: ``legal_transitions``, ``one_flow_at_a_time`` and ``no_secrets`` are checked
-over this trace. The others (``nothing_lost``, ``deleted_only_after_destroy``,
+over this trace, and ``secrets_stay_secret`` over it, the tenant rows, the executions and
+the fake TFC's journal. The others (``nothing_lost``, ``deleted_only_after_destroy``,
 ``poll_budget_reason``, ``lifecycle_event_per_terminal``, ``decommission_rules``) need the
 full embedded trace (every DynamoDB write, Lambda invocation, SNS publish and DLQ write
 at the simulated time it happened), which a real engine does not expose.
@@ -57,6 +58,7 @@ from . import invariants
 from .model import Fault, Scenario, Settings, TfcBehaviour
 from .needs import REAL_TIME_LIMIT
 from .observe import Observed, StatusWatch
+from .recorded import executions
 from .player import FaultNotSupported, Player, ScenarioResult
 from .trace import FlowDlqRecord, SnsRecord, StatusRecord, Trace
 
@@ -209,11 +211,29 @@ class RemoteStage:
 
     def violations(self, scenario: Scenario, obs: Observed) -> list[str]:
         """Only what a real engine's trace can show (see the module's docstring)."""
+        secrets = invariants.secrets_of(self.backend.config.tfc_token, self.backend.fake)
         return (
             invariants.legal_transitions(self.trace)
             + invariants.one_flow_at_a_time(self.trace)
-            + invariants.no_secrets(self.trace, invariants.secrets_of(self.backend.config.tfc_token, self.backend.fake))
+            + invariants.no_secrets(self.trace, secrets)
+            + invariants.secrets_stay_secret(self.trace, (*secrets, *invariants.scenario_secrets(scenario)), self._held())
         )
+
+    def _held(self) -> list[tuple[str, str]]:
+        """What the engine holds that ``secrets_stay_secret`` can read from outside: the
+        tenant rows, the executions (input, output, history) and the fake TFC's journal (the
+        Lambda payloads and log lines a real engine keeps to itself are not read)."""
+        stack = self.backend.stack
+        out = [("the fake TFC's journal", json.dumps([e.to_dict() for e in self.backend.fake.journal.entries()]))]
+        try:
+            rows = self.backend.client("dynamodb").scan(TableName=stack.table).get("Items", [])
+            out.append(("the tenant rows in DynamoDB", json.dumps(rows, ensure_ascii=False)))
+            machines = [stack.state_machine_arn(f.action) for f in stack.flows]
+            sfn = self.backend.client("stepfunctions")
+            out += [(where, json.dumps(value, ensure_ascii=False, default=str)) for where, value in executions(sfn, machines)]
+        except ClientError:
+            pass  # an engine that cannot answer: the trace and the journal are still searched
+        return out
 
     def stop(self) -> None:
         if self._events is not None:

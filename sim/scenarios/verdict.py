@@ -17,7 +17,7 @@ from .player import ScenarioResult, api_step_problem, is_api_step
 from .trace import ApiRecord, Trace
 
 #: What a real engine's trace can show (see :mod:`sim.scenarios.remote_stage`).
-REMOTE_INVARIANTS = ("legal_transitions", "one_flow_at_a_time", "no_secrets")
+REMOTE_INVARIANTS = ("legal_transitions", "one_flow_at_a_time", "no_secrets", "secrets_stay_secret")
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,10 @@ def judge(
     placed = {v for r in results for v in r.violations}
     leftover = [v for v in violations if v not in placed]
     secret = [v for v in leftover if v.startswith("a secret")]
-    other = [v for v in leftover if v not in secret]
-    results = [InvariantResult(r.name, r.description, r.violations + secret) if r.name == "no_secrets" else r for r in results]
+    sensitive = [v for v in leftover if v.startswith(invariants.SENSITIVE_VIOLATION)]
+    other = [v for v in leftover if v not in secret and v not in sensitive]
+    placed_by = {"no_secrets": secret, "secrets_stay_secret": sensitive}
+    results = [InvariantResult(r.name, r.description, r.violations + placed_by[r.name]) if r.name in placed_by else r for r in results]
     if other:
         results.append(InvariantResult("other", "violations reported by the engine's stage", other))
     return Verdict(steps, expectations, results, skipped)

@@ -55,6 +55,7 @@ def deploy(clients: Callable[[str], Any], stack: Stack, *, tfc_token: str, code_
     for role, principal in ((stack.states_role, "states"), (stack.events_role, "events"), (stack.lambda_role, "lambda")):
         trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": _TRUST[principal]}, "Action": "sts:AssumeRole"}]}
         _exists_ok(lambda: iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust)), "EntityAlreadyExists")
+    iam.put_role_policy(RoleName=stack.lambda_role, PolicyName=f"{stack.prefix}-functions", PolicyDocument=json.dumps(stack.lambda_policy()))
 
     ddb_table = stack.table
     _exists_ok(

@@ -1,7 +1,7 @@
 """The control plane's stack, described once: buses, one rule per bus with its target,
 input transformer, retry policy and DLQ; three state machines sharing one definition;
-the Lambda functions; the tenant table; the lifecycle topic; the TFC token secret; the
-daily decommission schedule. :mod:`sim.stack.deploy` applies it through boto3 to any endpoint.
+the Lambda functions and their role's policy; the tenant table; the lifecycle topic; the TFC
+token secret (and where the tenants' secrets are named); the daily decommission schedule. :mod:`sim.stack.deploy` applies it through boto3 to any endpoint.
 """
 
 from __future__ import annotations
@@ -121,6 +121,12 @@ class Stack:
         return f"{self.prefix}/tfc-token"
 
     @property
+    def tenant_secret_prefix(self) -> str:
+        """Each tenant's sensitive variables and outputs: ``<prefix>/tenants/<code>/variables``
+        and ``.../outputs`` in Secrets Manager."""
+        return f"{self.prefix}/tenants/"
+
+    @property
     def dlq(self) -> str:
         return f"{self.prefix}-events-dlq"
 
@@ -222,7 +228,41 @@ class Stack:
             flow_dlq_url=self.flow_dlq_url(),
             reconcile_after=self.reconcile_after,
             idempotency_table=self.idempotency_table,
+            tenant_secret_prefix=self.tenant_secret_prefix,
         ).environ()
+
+    def lambda_policy(self) -> dict[str, Any]:
+        """The functions' role policy: what the control plane calls, on its own resources
+        only. Secrets Manager ARNs end in a random six-character suffix, hence ``-??????``;
+        tenant secrets are ``<prefix>/tenants/*`` (one role for every function, as the stack
+        has: the API writes the variables secrets and reads the outputs ones, Trigger reads
+        the variables, Finalize writes the outputs and deletes both on decommission)."""
+        tenant_secrets = self.arn("secretsmanager", f"secret:{self.tenant_secret_prefix}*")
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "TenantTable", "Effect": "Allow",
+                 "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
+                 "Resource": self.arn("dynamodb", f"table/{self.table}")},
+                {"Sid": "IdempotencyKeys", "Effect": "Allow",
+                 "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                 "Resource": self.arn("dynamodb", f"table/{self.idempotency_table}")},
+                {"Sid": "Buses", "Effect": "Allow", "Action": "events:PutEvents",
+                 "Resource": [self.arn("events", f"event-bus/{f.bus}") for f in self.flows]},
+                {"Sid": "LifecycleTopic", "Effect": "Allow", "Action": "sns:Publish", "Resource": self.topic_arn()},
+                {"Sid": "DeadLetterQueues", "Effect": "Allow",
+                 "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+                 "Resource": [self.dlq_arn(), self.arn("sqs", self.flow_dlq)]},
+                {"Sid": "Executions", "Effect": "Allow", "Action": "states:DescribeExecution",
+                 "Resource": [self.arn("states", f"execution:{f.state_machine}:*") for f in self.flows]},
+                {"Sid": "TfcToken", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                 "Resource": self.arn("secretsmanager", f"secret:{self.secret}-??????")},
+                {"Sid": "TenantSecrets", "Effect": "Allow",
+                 "Action": ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:GetSecretValue",
+                            "secretsmanager:DeleteSecret"],
+                 "Resource": tenant_secrets},
+            ],
+        }
 
     def definition(self) -> dict[str, Any]:
         from sim.controlplane.definition import definition
@@ -242,6 +282,8 @@ class Stack:
             "idempotency_table": self.idempotency_table_spec(),
             "topic": self.topic,
             "secret": self.secret,
+            "tenant_secrets": f"{self.tenant_secret_prefix}<code>/variables, {self.tenant_secret_prefix}<code>/outputs",
+            "lambda_role_policy": self.lambda_policy(),
             "dead_letter_queue": self.dlq,
             "flow_dead_letter_queue": self.flow_dlq,
             "functions": [{"name": self.function_name(f.name), "handler": f.handler, "timeout": f.timeout} for f in self.functions],

@@ -38,3 +38,24 @@ def test_no_secret_or_account_id_reaches_the_scenario() -> None:
     assert "tier: gold" in imported.text  # what is not a secret is kept
     replay = run_text(imported.text)
     assert replay.passed, replay.report + imported.text
+
+
+SENSITIVE = """
+name: sensitive
+steps:
+  - at: 0
+    create:
+      tenant: acme
+      variables: {tier: gold, db_password: {value: kept-in-secrets-manager-1, sensitive: true}}
+"""
+
+
+def test_a_sensitive_variable_is_imported_as_a_sensitive_placeholder() -> None:
+    """Production's event carries a reference, not the value: the scenario gets a sensitive
+    placeholder (and replays with it)."""
+    imported = import_incident(operator_files(record_embedded(SENSITIVE)))
+    assert "kept-in-secrets-manager-1" not in imported.text
+    assert "db_password: {value: redacted-db-password, sensitive: true}" in imported.text
+    assert "variable 'db_password'" in " ".join(imported.text.replace("#", " ").split())
+    replay = run_text(imported.text)
+    assert replay.passed, replay.report + imported.text

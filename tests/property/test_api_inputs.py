@@ -25,6 +25,7 @@ from moto import mock_aws
 from sim.controlplane.api import ApiDeps, handle
 from sim.controlplane.config import ControlPlaneSettings
 from sim.controlplane.statuses import Action
+from sim.controlplane.secrets import TenantSecrets
 from sim.controlplane.tenants import TenantStore
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "150"))
@@ -87,7 +88,8 @@ def deps() -> Iterator[ApiDeps]:
             table="tenants", buses={a: f"tenants-{a.value}" for a in Action}, topic_arn="", tfc_secret_id="",
             tfc_address="http://fake", tfc_organization="example-org",
         )
-        yield ApiDeps(settings=settings_, store=TenantStore(db, "tenants"), events=events)
+        secrets = TenantSecrets(boto3.client("secretsmanager", region_name="us-east-1"))
+        yield ApiDeps(settings=settings_, store=TenantStore(db, "tenants"), events=events, secrets=secrets)
 
 
 def answer(deps: ApiDeps, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -106,6 +106,8 @@ def test_an_api_that_skips_the_conditional_write_is_caught(monkeypatch):
         self._db.put_item(TableName=self._table, Item=__import__("sim.controlplane.tenants", fromlist=["_to_item"])._to_item(record))
 
     monkeypatch.setattr(TenantStore, "begin", unconditional)
+    # The API's own early refusal (before it writes a sensitive value's secret) goes too.
+    monkeypatch.setattr("sim.controlplane.api.allowed", lambda action, code, previous: None)
     result = run_text(CONCURRENT_UPDATE)
     assert any("illegal transition updating -> updating" in v or "began while updating" in v for v in result.violations), result.report
 
@@ -119,23 +121,88 @@ def test_finalize_that_leaks_a_sensitive_output_into_its_event_is_caught(monkeyp
     real = steps.finalize
 
     class LeakySns:
-        def __init__(self, sns, store):
-            self.sns, self.store = sns, store
+        def __init__(self, sns, store, secrets):
+            self.sns, self.store, self.secrets = sns, store, secrets
 
         def publish(self, **kwargs):
             msg = json.loads(kwargs["Message"])
             row = self.store.get(msg["tenant_code"])
-            if row is not None and "admin_password" in row.outputs:
-                msg["reason"] = f"debug: admin password {row.outputs['admin_password']}"
+            if row is not None and row.sensitive_outputs is not None:
+                msg["reason"] = f"debug: admin password {self.secrets.outputs(row.sensitive_outputs)['admin_password']}"
             return self.sns.publish(**{**kwargs, "Message": json.dumps(msg)})
 
     def leaky(deps, payload):
-        deps.sns = deps.sns if isinstance(deps.sns, LeakySns) else LeakySns(deps.sns, deps.store)
+        deps.sns = deps.sns if isinstance(deps.sns, LeakySns) else LeakySns(deps.sns, deps.store, deps.secrets)
         return real(deps, payload)
 
     monkeypatch.setattr(handlers, "finalize", leaky)
     result = run_text(LIFECYCLE)
     assert any("a secret" in v and "appears in the trace" in v for v in result.violations), result.report
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 12: sensitive values kept secret. Each mutant leaks a sensitive value somewhere the
+# run records (not the trace's own records, which keep only a few fields): the
+# secrets_stay_secret invariant must name the place.
+SENSITIVE = """
+name: sensitive
+steps:
+  - at: 0
+    create: {tenant: acme, variables: {tier: gold, db_password: {value: mutant-db-password-1, sensitive: true}}}
+  - at: 1h
+    update: {tenant: acme, variables: {db_password: {value: mutant-db-password-2, sensitive: true}}}
+expect:
+  tenants:
+    acme: {status: ready}
+"""
+
+
+def _sensitive_violations(result) -> list[str]:
+    return [v for v in result.violations if v.startswith("a sensitive value")]
+
+
+def test_the_sensitive_scenario_passes_unmutated():
+    result = run_text(SENSITIVE)
+    assert result.passed, result.report
+
+
+def test_an_api_that_keeps_sensitive_values_in_the_row_is_caught(monkeypatch):
+    """The old behaviour: the value itself in the row and the event (and a plain TFC
+    variable, so the fake TFC never learns it is sensitive: the scenario says so)."""
+    from sim.controlplane import api
+
+    def plaintext(deps, code, request_id, given, previous):
+        return {**previous, **{k: v if isinstance(v, str) else v.value for k, v in given.items()}}
+
+    monkeypatch.setattr(api, "_kept", plaintext)
+    found = _sensitive_violations(run_text(SENSITIVE))
+    assert any("(muta...) is recorded in a tenant row written to DynamoDB" in v for v in found), found
+    assert any("recorded in an event put on a bus" in v for v in found), found
+    assert any("recorded in the input of tenant-sim-trigger" in v for v in found), found
+    assert any("recorded in execution" in v for v in found), found
+
+
+def test_a_finalize_that_keeps_sensitive_outputs_in_the_row_is_caught(monkeypatch):
+    """The old behaviour: every output in the row, shown by GET /tenants/{code}."""
+    monkeypatch.setattr(steps, "_keep_outputs", lambda deps, ev, found: ({k: o.value for k, o in found.items()}, None))
+    found = _sensitive_violations(run_text(SENSITIVE))
+    assert any("(pw-" in v and "recorded in the result of tenant-sim-api" in v for v in found), found
+    assert any("(pw-" in v and "a tenant row written to DynamoDB" in v for v in found), found
+
+
+def test_a_trigger_that_logs_the_value_is_caught(monkeypatch):
+    import logging
+
+    real = steps._spec
+
+    def chatty(deps, key, value, read):
+        spec = real(deps, key, value, read)
+        logging.getLogger("sim.controlplane.steps").warning("writing %s=%s", key, spec.value)
+        return spec
+
+    monkeypatch.setattr(steps, "_spec", chatty)
+    found = _sensitive_violations(run_text(SENSITIVE))
+    assert any("recorded in a log line of sim.controlplane.steps" in v for v in found), found
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from moto import mock_aws
 from sim.controlplane.api import ApiDeps, handle
 from sim.controlplane.config import ControlPlaneSettings
 from sim.controlplane.statuses import Action, TenantStatus
+from sim.controlplane.secrets import TenantSecrets
 from sim.controlplane.tenants import TenantStore
 
 REGION = "us-east-1"
@@ -57,7 +58,8 @@ def deps(aws):
         tfc_address="http://fake",
         tfc_organization="example-org",
     )
-    return ApiDeps(settings=settings, store=TenantStore(db, "tenants"), events=events)
+    secrets = TenantSecrets(boto3.client("secretsmanager", region_name=REGION))
+    return ApiDeps(settings=settings, store=TenantStore(db, "tenants"), events=events, secrets=secrets)
 
 
 def call(deps, method, path, body=None, query=None):

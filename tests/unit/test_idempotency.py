@@ -30,6 +30,7 @@ from sim.controlplane.idempotency import (
     once,
     validate_key,
 )
+from sim.controlplane.secrets import TenantSecrets
 from sim.controlplane.statuses import Action
 from sim.controlplane.tenants import TenantStore
 from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig, EmbeddedPlatform
@@ -257,7 +258,10 @@ def test_a_key_is_refused_by_a_deployment_without_a_key_table_and_ignored_on_get
         table=env.stack.table, buses={f.action: f.bus for f in env.stack.flows}, topic_arn="", tfc_secret_id="",
         tfc_address="", tfc_organization="",
     )
-    deps = ApiDeps(settings=settings, store=TenantStore(env.client("dynamodb"), env.stack.table), events=env.client("events"))
+    deps = ApiDeps(
+        settings=settings, store=TenantStore(env.client("dynamodb"), env.stack.table), events=env.client("events"),
+        secrets=TenantSecrets(env.client("secretsmanager"), settings.tenant_secret_prefix),
+    )
     body = {"tenant_code": "acme", "variables": {}, "decommission_date": "2099-01-01"}
     resp = handle(deps, proxy_event("POST", "/tenants", body, headers={HEADER: "k"}))
     assert resp["statusCode"] == 501 and json.loads(resp["body"])["field"] == HEADER

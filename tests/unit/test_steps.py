@@ -33,7 +33,7 @@ def steps(deps, fake, aws):  # noqa: F811
     deps.settings = settings
     app = create_app(fake)
     client = TFCClient("http://fake-tfc", TOKEN, ORG, transport=SyncASGITransport(app), sleep=lambda s: None)
-    sd = StepDeps(settings=settings, store=deps.store, tfc=lambda: client, sns=sns, now=lambda: "2026-01-01T00:00:00Z")
+    sd = StepDeps(settings=settings, store=deps.store, tfc=lambda: client, sns=sns, now=lambda: "2026-01-01T00:00:00Z", secrets=deps.secrets)
 
     def published() -> list[dict]:
         msgs = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
