@@ -37,7 +37,7 @@ class TtlSweeper:
         try:
             for name, table in list(self._tables().items()):
                 ttl = getattr(table, "ttl", {}) or {}
-                if ttl.get("TimeToLiveStatus") == "ENABLED" and ttl.get("AttributeName"):
+                if ttl.get("TimeToLiveStatus") == "ENABLED" and ttl.get("AttributeName") and _any_expired(table, ttl["AttributeName"], self._clock.now()):
                     self._expire(name, ttl["AttributeName"])
         finally:
             self.arm()
@@ -68,3 +68,22 @@ class TtlSweeper:
             if not page.get("LastEvaluatedKey"):
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _any_expired(table: Any, attribute: str, now: float) -> bool:
+    """Whether moto's table holds an item past its expiry: read in-process, so that a sweep
+    of a table with nothing to delete (most of them, most of the time) makes no API call. A
+    table changing under the read (a served request's thread) is swept through the API."""
+    try:
+        items = table.all_items()
+    except RuntimeError:
+        return True
+    for item in items:
+        value = item.attrs.get(attribute)
+        if value is not None and getattr(value, "type", None) == "N":
+            try:
+                if float(value.value) < now:
+                    return True
+            except (TypeError, ValueError):
+                continue
+    return False
