@@ -186,7 +186,7 @@ def _build_step_deps(platform: Platform) -> StepDeps:
             )
         return client[0]
 
-    return StepDeps(settings=settings, store=store, tfc=tfc, sns=platform.client("sns"), now=_iso(platform))
+    return StepDeps(settings=settings, store=store, tfc=tfc, sns=platform.client("sns"), now=_iso(platform), metric=_metric(platform))
 
 
 _warm_ops: weakref.WeakKeyDictionary[Any, OpsDeps] = weakref.WeakKeyDictionary()

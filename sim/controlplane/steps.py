@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from .config import ControlPlaneSettings
 from .errors import FlowSuperseded
 from .flow import FlowConstants
+from .metrics import FAILED_FLOWS, Metric, no_metric
 from .models import TenantEvent
 from .statuses import TenantStatus
 from .tenants import TenantStore
@@ -51,6 +52,8 @@ class StepDeps:
     tfc: Callable[[], TFCClient]  # built lazily: reading the token costs a Secrets Manager call
     sns: Any
     now: Callable[[], str]
+    #: Where Finalize counts failed flows (``FailedFlows``, which an alarm watches).
+    metric: Metric = no_metric
 
 
 def _marker(request_id: str) -> str:
@@ -148,6 +151,8 @@ def finalize(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
             Message=json.dumps(message),
             MessageAttributes={"event": {"DataType": "String", "StringValue": message["event"]}},
         )
+    if status is TenantStatus.FAILED:
+        deps.metric(FAILED_FLOWS, 1)
     return {"status": status.value}
 
 

@@ -67,6 +67,7 @@ def deploy(clients: Callable[[str], Any], stack: Stack, *, tfc_token: str, code_
         "ResourceInUseException",
     )
     sns.create_topic(Name=stack.topic)
+    operators = sns.create_topic(Name=stack.operators_topic)["TopicArn"]
     dlq_url = sqs.create_queue(QueueName=stack.dlq)["QueueUrl"]
     flow_dlq_url = sqs.create_queue(QueueName=stack.flow_dlq)["QueueUrl"]
     policy = {
@@ -123,4 +124,7 @@ def deploy(clients: Callable[[str], Any], stack: Stack, *, tfc_token: str, code_
     events.put_targets(Rule=stack.decommission_rule, Targets=[{"Id": "decommission", "Arn": stack.function_arn("decommission")}])
     events.put_rule(Name=stack.reconcile_rule, ScheduleExpression=stack.reconcile_schedule, State="ENABLED")
     events.put_targets(Rule=stack.reconcile_rule, Targets=[{"Id": "reconcile", "Arn": stack.function_arn("reconcile")}])
+    cloudwatch = clients("cloudwatch")
+    for alarm in stack.alarms:
+        cloudwatch.put_metric_alarm(**alarm.put_metric_alarm(operators))
     return Deployed(stack=stack, queue_urls={"dlq": dlq_url, "flow_dlq": flow_dlq_url}, state_machines=machines)

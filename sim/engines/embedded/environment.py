@@ -28,12 +28,14 @@ from fake_tfc import FakeTFC, create_app
 from fake_tfc.clock import VIRTUAL_EPOCH
 from fake_tfc.transport import SyncASGITransport
 from sim.controlplane.flow import DEFAULT_POLL_BUDGET, DEFAULT_WAIT_SECONDS
+from sim.controlplane.metrics import NAMESPACE as METRICS_NAMESPACE
 from sim.stack.deploy import Deployed, deploy
 from sim.stack.wiring import DEFAULT_PREFIX, DEFAULT_TFC_ORGANIZATION, Stack
 
 from ..base import BackendBase
 
 from . import moto_adapter
+from .alarms import AlarmEvaluator
 from .clock import SimClock
 from .delivery import DeliveryRecord, EventDelivery
 from .faults import AwsFaultEffect, Faults
@@ -102,7 +104,7 @@ class EmbeddedPlatform:
         return self._backend.new_id()
 
     def metric(self, name: str, value: float) -> None:
-        self._backend.record_metric(name, value)
+        self._backend.record_metric(name, value, self.environ.get("AWS_LAMBDA_FUNCTION_NAME", "tenant-sim"))
 
 
 class FaultyClient:
@@ -194,6 +196,9 @@ class EmbeddedBackend(BackendBase):
         self._platforms = 0
         self._schedules: ScheduleRunner | None = None
         self.ttl: TtlSweeper | None = None
+        #: The stack's CloudWatch alarms, evaluated on the simulated clock (once started).
+        self.alarms: AlarmEvaluator | None = None
+        self._notify_random = random.Random(f"{c.seed}:alarm-notifications")
 
     def _invoked(self, inv: Invocation) -> None:
         for listener in self.invocation_listeners:
@@ -203,10 +208,35 @@ class EmbeddedBackend(BackendBase):
         for listener in self.delivery_listeners:
             listener(rec)
 
-    def record_metric(self, name: str, value: float) -> None:
+    def record_metric(self, name: str, value: float, function: str = "tenant-sim") -> None:
+        """A metric a handler emitted. On Lambda it is an embedded-metric-format line that
+        CloudWatch Logs turns into a datapoint (namespace ``tenant-sim``, dimension
+        ``Function``); here it is put into CloudWatch directly, at the simulated time."""
         self.metrics[name] = self.metrics.get(name, 0.0) + value
+        if self.alarms is not None:
+            self.alarms.record_datum(METRICS_NAMESPACE, name, {"Function": function}, value, self.clock.now())
         for listener in self.metric_listeners:
             listener(name, value)
+
+    def _notify(self, topic_arn: str, subject: str, message: str) -> None:
+        """Publish an alarm's notification. Its message id comes from a stream of its own
+        (moto draws ids from one seeded source): an alarm changing state does not shift
+        the ids of everything that happens after it."""
+        from moto.moto_api._internal import mock_random
+        from moto.sns.models import sns_backends
+
+        sns = sns_backends[self.stack.account][self.stack.region]
+        saved = mock_random.getstate()
+        mock_random.setstate(self._notify_random.getstate())
+        try:
+            sns.publish(message=message, arn=topic_arn, subject=subject)
+        finally:
+            self._notify_random.setstate(mock_random.getstate())
+            mock_random.setstate(saved)
+
+    def _execution_ended(self, execution: Any) -> None:
+        if self.alarms is not None:
+            self.alarms.execution_ended(execution)
 
     def aws_fault_fired(self, service: str, operation: str, effect: str) -> None:
         for listener in self.aws_fault_listeners:
@@ -230,7 +260,7 @@ class EmbeddedBackend(BackendBase):
     def start(self) -> Self:
         # The adapter first: a second backend in this process is refused here, before it
         # has touched moto (its mock, its random seed) or anything the first one uses.
-        self._adapter = moto_adapter.install(self.clock, self.dispatcher, self.delivery)
+        self._adapter = moto_adapter.install(self.clock, self.dispatcher, self.delivery, self._execution_ended)
         try:
             self._mock = mock_aws(config={"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}})
             self._mock.start()
@@ -248,6 +278,14 @@ class EmbeddedBackend(BackendBase):
             ddb = dynamodb_backends[self.stack.account][self.stack.region]
             self.ttl = TtlSweeper(self.clock, lambda: ddb.tables, self.client, self.config.ttl_sweep_seconds)
             self.ttl.arm()
+            from moto.cloudwatch.models import cloudwatch_backends
+            from moto.sqs.models import sqs_backends
+
+            self.alarms = AlarmEvaluator(
+                self.clock, cloudwatch_backends[self.stack.account][self.stack.region], sqs_backends[self.stack.account][self.stack.region],
+                self._notify, account=self.stack.account, region=self.stack.region,
+            )
+            self.alarms.arm()
         except BaseException:
             self.stop()
             raise

@@ -283,6 +283,8 @@ class _Layers:
     clock: Clock
     dispatcher: Dispatcher
     delivery: Delivery
+    #: Called with moto's execution once it has ended (its status and stop date set).
+    on_execution_end: Callable[[Any], None] | None = None
 
 
 _lock = threading.Lock()
@@ -319,7 +321,9 @@ class AdapterHandle:
             _handle = None
 
 
-def install(clock: Clock, dispatcher: Dispatcher, delivery: Delivery) -> AdapterHandle:
+def install(
+    clock: Clock, dispatcher: Dispatcher, delivery: Delivery, on_execution_end: Callable[[Any], None] | None = None
+) -> AdapterHandle:
     """Patch the seams so that they call these layers; one embedded backend per process.
 
     Raises :class:`AdapterBusy` (changing nothing) while another handle is installed, and
@@ -333,7 +337,7 @@ def install(clock: Clock, dispatcher: Dispatcher, delivery: Delivery) -> Adapter
         from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 
         originals: list[tuple[Any, str, Any]] = []
-        _active = _Layers(clock, dispatcher, delivery)
+        _active = _Layers(clock, dispatcher, delivery, on_execution_end)
         _handle = handle = AdapterHandle(originals)
 
         def patch(name: str, value: Any) -> None:
@@ -453,6 +457,9 @@ def _patch_time(seams: dict[str, Any], patch: Callable[[str, Any], None]) -> Non
     def execution_stop(self: Any) -> None:
         reflect(self)
         self.execution.stop_date = _sim_datetime()
+        layers = _active
+        if layers is not None and layers.on_execution_end is not None:
+            layers.on_execution_end(self.execution)
 
     unix_time = seams["sqs_time"][2]
     receive = seams["sqs_receive"][2]

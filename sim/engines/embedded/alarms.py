@@ -1,0 +1,509 @@
+"""CloudWatch metric alarms evaluated on the simulated clock (moto stores alarms and never
+evaluates them: an alarm sits in the state it was created in).
+
+CloudWatch evaluates a metric alarm once per period: it takes the alarm's statistic of its
+metric over the period just ended (one *datapoint*, missing when the metric has no data
+then), looks at the ``EvaluationPeriods`` most recent datapoints, and goes to ALARM when at
+least ``DatapointsToAlarm`` of them breach the threshold ("M out of N"). Missing datapoints
+are treated as ``TreatMissingData`` says: ``breaching`` and ``notBreaching`` count them as
+bad or good, ``ignore`` keeps the current state when nothing is known, ``missing`` (the
+default) goes to INSUFFICIENT_DATA when every datapoint of the range is missing. A new alarm
+starts in INSUFFICIENT_DATA. On each state change the alarm's actions for the new state
+(``AlarmActions``, ``OKActions``, ``InsufficientDataActions``) are notified: an SNS topic
+receives a JSON document naming the alarm, both states, the reason and the trigger.
+(CloudWatch user guide: "Using Amazon CloudWatch alarms", "Evaluating an alarm",
+"Configuring how CloudWatch alarms treat missing data", "Alarm events and EventBridge".)
+
+Here:
+
+* :func:`evaluate` is that rule as a pure function of the datapoints;
+* :class:`AlarmEvaluator` runs it for every alarm in moto's CloudWatch backend at each
+  period boundary of the simulated clock (periods are aligned on the epoch), updates the
+  alarm's state in moto (``describe_alarms`` answers it), keeps the history of transitions
+  (moto does not answer ``DescribeAlarmHistory``) and publishes the notifications;
+* datapoints come from what moto's CloudWatch holds (``PutMetricData``, and what the backend
+  publishes as the services would: Step Functions' ``Executions*`` when an execution ends)
+  and, for SQS's ``ApproximateNumberOf*`` metrics, from sampling the queue at the boundary
+  (moto publishes no SQS metrics); each sample is also put into moto's store.
+
+To cost nothing over long quiet stretches (a Wait of a year), the evaluator stops its
+timer when no alarm could change without new input (its datapoints all alike and the state
+already what they give, every sampled queue empty), and the clock's :attr:`before_step`
+hook wakes it as soon as something changed (new metric data, a message in a queue, a new
+alarm). A skipped evaluation would have pushed the same datapoint and given the same state.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+from .clock import SimClock, TimerHandle
+
+
+class AlarmState(StrEnum):
+    OK = "OK"
+    ALARM = "ALARM"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+
+
+class TreatMissingData(StrEnum):
+    MISSING = "missing"
+    IGNORE = "ignore"
+    BREACHING = "breaching"
+    NOT_BREACHING = "notBreaching"
+
+
+_COMPARE: dict[str, tuple[Callable[[float, float], bool], str]] = {
+    "GreaterThanOrEqualToThreshold": (operator.ge, "greater than or equal to"),
+    "GreaterThanThreshold": (operator.gt, "greater than"),
+    "LessThanThreshold": (operator.lt, "less than"),
+    "LessThanOrEqualToThreshold": (operator.le, "less than or equal to"),
+}
+
+#: What a notification's ``Region`` says (CloudWatch writes the Region's name, not its code).
+REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Ohio)", "us-west-2": "US West (Oregon)", "eu-west-1": "EU (Ireland)"}
+
+#: The SQS metrics sampled from the queue at each boundary, and how to read each from moto's queue.
+SQS_NAMESPACE = "AWS/SQS"
+_SQS_SAMPLES: dict[str, Callable[[Any], int]] = {
+    "ApproximateNumberOfMessagesVisible": lambda q: q.approximate_number_of_messages,
+    "ApproximateNumberOfMessagesNotVisible": lambda q: q.approximate_number_of_messages_not_visible,
+    "ApproximateNumberOfMessagesDelayed": lambda q: q.approximate_number_of_messages_delayed,
+}
+
+#: Step Functions' execution metrics, per terminal status (namespace AWS/States, dimension StateMachineArn).
+STATES_NAMESPACE = "AWS/States"
+EXECUTION_METRICS = {
+    "SUCCEEDED": "ExecutionsSucceeded",
+    "FAILED": "ExecutionsFailed",
+    "TIMED_OUT": "ExecutionsTimedOut",
+    "ABORTED": "ExecutionsAborted",
+}
+
+
+def breaches(value: float, comparison: str, threshold: float) -> bool:
+    compare, _ = _COMPARE[comparison]
+    return compare(value, threshold)
+
+
+def evaluate(
+    window: Sequence[float | None], *, comparison: str, threshold: float, datapoints_to_alarm: int,
+    treat_missing: TreatMissingData, current: AlarmState,
+) -> AlarmState:
+    """The state the ``window`` of datapoints (the N most recent, None where missing) gives.
+
+    ALARM when at least ``datapoints_to_alarm`` breach (missing ones counted as breaching
+    under ``breaching``, as good under ``notBreaching``, left out otherwise); with nothing
+    known, INSUFFICIENT_DATA under ``missing`` and the current state under ``ignore``;
+    OK otherwise."""
+    bad = present = 0
+    for value in window:
+        if value is None:
+            if treat_missing is TreatMissingData.BREACHING:
+                bad += 1
+                present += 1
+            elif treat_missing is TreatMissingData.NOT_BREACHING:
+                present += 1
+            continue
+        present += 1
+        bad += breaches(value, comparison, threshold)
+    if bad >= datapoints_to_alarm:
+        return AlarmState.ALARM
+    if present == 0:
+        return current if treat_missing is TreatMissingData.IGNORE else AlarmState.INSUFFICIENT_DATA
+    return AlarmState.OK
+
+
+def statistic(stat: str, values: Sequence[tuple[float, float, float, float]]) -> float | None:
+    """``stat`` over ``values`` as (sum, sample count, minimum, maximum) each; None if none."""
+    if not values:
+        return None
+    total = sum(v[0] for v in values)
+    count = sum(v[1] for v in values)
+    if stat == "Sum":
+        return total
+    if stat == "SampleCount":
+        return count
+    if stat == "Average":
+        return total / count if count else None
+    if stat == "Minimum":
+        return min(v[2] for v in values)
+    if stat == "Maximum":
+        return max(v[3] for v in values)
+    raise ValueError(f"statistic {stat!r} is not supported here (Sum, SampleCount, Average, Minimum, Maximum)")
+
+
+MetricKey = tuple[str, str, frozenset[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """What the evaluator reads of one metric alarm (moto's model, or a test's)."""
+
+    name: str
+    namespace: str
+    metric: str
+    dimensions: tuple[tuple[str, str], ...]
+    statistic: str
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    comparison: str
+    threshold: float
+    treat_missing: TreatMissingData = TreatMissingData.MISSING
+    description: str = ""
+    arn: str = ""
+    alarm_actions: tuple[str, ...] = ()
+    ok_actions: tuple[str, ...] = ()
+    insufficient_data_actions: tuple[str, ...] = ()
+    actions_enabled: bool = True
+
+    @property
+    def key(self) -> MetricKey:
+        return (self.namespace, self.metric, frozenset(self.dimensions))
+
+    def actions(self, state: AlarmState) -> tuple[str, ...]:
+        if not self.actions_enabled:
+            return ()
+        return {AlarmState.ALARM: self.alarm_actions, AlarmState.OK: self.ok_actions}.get(state, self.insufficient_data_actions)
+
+    @classmethod
+    def of_moto(cls, alarm: Any) -> AlarmSpec:
+        return cls(
+            name=alarm.name, namespace=alarm.namespace, metric=alarm.metric_name,
+            dimensions=tuple(sorted((d.name, d.value) for d in alarm.dimensions)),
+            statistic=alarm.statistic, period=int(alarm.period), evaluation_periods=int(alarm.evaluation_periods),
+            datapoints_to_alarm=int(alarm.datapoints_to_alarm or alarm.evaluation_periods),
+            comparison=alarm.comparison_operator, threshold=float(alarm.threshold),
+            treat_missing=TreatMissingData(alarm.treat_missing_data or "missing"), description=alarm.description or "",
+            arn=alarm.alarm_arn, alarm_actions=tuple(alarm.alarm_actions or ()), ok_actions=tuple(alarm.ok_actions or ()),
+            insufficient_data_actions=tuple(alarm.insufficient_data_actions or ()), actions_enabled=bool(alarm.actions_enabled),
+        )
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One state change of one alarm, at simulated time ``at`` (the period boundary)."""
+
+    alarm: str
+    old: AlarmState
+    new: AlarmState
+    reason: str
+    at: float
+
+
+@dataclass
+class _Tracked:
+    spec: AlarmSpec
+    source: Any
+    window: deque[float | None]
+    state: AlarmState = AlarmState.INSUFFICIENT_DATA
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+    return float(value)
+
+
+def _stamp(ts: float) -> str:
+    """CloudWatch's notification time format: ``2026-01-01T00:01:00.000+0000``."""
+    return _utc(ts).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}+0000"
+
+
+class MetricIndex:
+    """moto's stored metric data by metric, read incrementally (moto appends to one list)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._seen = 0
+        self._series: dict[MetricKey, list[tuple[float, tuple[float, float, float, float]]]] = {}
+
+    def refresh(self) -> None:
+        data = self._store.metric_data
+        for datum in data[self._seen:]:
+            key = (datum.namespace, datum.name, frozenset((d.name, d.value) for d in datum.dimensions))
+            if hasattr(datum, "value"):
+                v = float(datum.value)
+                point = (v, 1.0, v, v)
+            else:
+                point = (float(datum.sum_stat), float(datum.sample_count), float(datum.min_stat), float(datum.max_stat))
+            series = self._series.setdefault(key, [])
+            series.append((_epoch(datum.timestamp), point))
+            if len(series) > 1 and series[-2][0] > series[-1][0]:
+                series.sort(key=lambda p: p[0])
+        self._seen = len(data)
+
+    def between(self, key: MetricKey, start: float, end: float) -> list[tuple[float, float, float, float]]:
+        """Every datum of ``key`` with start <= timestamp < end."""
+        return [p for ts, p in self._series.get(key, ()) if start <= ts < end]
+
+
+class AlarmEvaluator:
+    """Evaluates every metric alarm of ``cloudwatch`` (moto's backend) at its period
+    boundaries on ``clock``; ``sqs`` (moto's backend) is sampled for the SQS metrics;
+    ``publish(topic_arn, subject, message)`` sends a notification."""
+
+    def __init__(
+        self, clock: SimClock, cloudwatch: Any, sqs: Any, publish: Callable[[str, str, str], None], *, account: str, region: str,
+    ) -> None:
+        self._clock = clock
+        self._cw = cloudwatch
+        self._sqs = sqs
+        self._publish = publish
+        self._account = account
+        self._region = region
+        self._index = MetricIndex(cloudwatch)
+        self._tracked: dict[str, _Tracked] = {}
+        self._timer: TimerHandle | None = None
+        self._last = clock.now()
+        self._asleep: tuple[Any, ...] | None = None
+        #: Every transition so far, in order (what ``DescribeAlarmHistory`` would list).
+        self.transitions: list[Transition] = []
+        #: Observers (a scenario's trace): called with each :class:`Transition`.
+        self.listeners: list[Callable[[Transition], None]] = []
+        self.evaluations = 0
+
+    # ------------------------------------------------------------- reading
+    def state(self, name: str) -> AlarmState:
+        self._track()
+        return self._tracked[name].state
+
+    def history(self, name: str) -> list[Transition]:
+        return [t for t in self.transitions if t.alarm == name]
+
+    # ------------------------------------------------------------- feeding
+    def record_datum(self, namespace: str, metric: str, dimensions: dict[str, str], value: float, at: float, unit: str = "Count") -> None:
+        """Put one datapoint into moto's store at simulated time ``at`` (what a service, or
+        CloudWatch's extraction of an embedded-metric-format log line, publishes)."""
+        self._cw.put_metric_data(
+            namespace,
+            [{"MetricName": metric, "Value": value, "Unit": unit, "Timestamp": _utc(at),
+              "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dimensions.items())]}],
+        )
+
+    def execution_ended(self, execution: Any) -> None:
+        """Step Functions' metric for an execution that ended (called from the adapter)."""
+        name = EXECUTION_METRICS.get(str(getattr(execution.status, "value", execution.status)))
+        if name is None:
+            return
+        stopped = execution.stop_date
+        at = _epoch(stopped) if stopped is not None else self._clock.now()
+        self.record_datum(STATES_NAMESPACE, name, {"StateMachineArn": execution.state_machine_arn}, 1.0, at)
+
+    # ------------------------------------------------------------- driving
+    def arm(self) -> None:
+        """Start evaluating (call once the stack's alarms are created)."""
+        self._clock.before_step.append(self._before_step)
+        self._last = self._clock.now()
+        self._track()
+        self._schedule(self._last, strictly_after=True)
+
+    def _periods(self) -> set[int]:
+        return {t.spec.period for t in self._tracked.values()}
+
+    def _schedule(self, after: float, *, strictly_after: bool) -> None:
+        periods = self._periods()
+        if not periods:
+            self._asleep = self._fingerprint()
+            return
+        candidates = []
+        for p in periods:
+            b = math.floor(after / p) * p
+            if b < after or (strictly_after and b <= after) or b <= self._last:
+                b += p
+            candidates.append(b)
+        when = float(min(candidates))
+        self._asleep = None
+        self._timer = self._clock.call_at(when, lambda: self._fire(when))
+
+    def _before_step(self) -> None:
+        if self._asleep is not None and self._fingerprint() != self._asleep:
+            self._schedule(self._clock.now(), strictly_after=False)
+
+    def _fingerprint(self) -> tuple[Any, ...]:
+        queues = tuple(len(q._messages) for q in self._sampled_queues())
+        return (len(self._cw.metric_data), tuple(self._cw.alarms), queues)
+
+    def _sampled_queues(self) -> list[Any]:
+        out = []
+        for t in self._tracked.values():
+            q = self._queue_of(t.spec)
+            if q is not None:
+                out.append(q)
+        return out
+
+    def _queue_of(self, spec: AlarmSpec) -> Any:
+        if spec.namespace != SQS_NAMESPACE or spec.metric not in _SQS_SAMPLES:
+            return None
+        dims = dict(spec.dimensions)
+        if set(dims) != {"QueueName"}:
+            return None
+        return self._sqs.queues.get(dims["QueueName"])
+
+    def _track(self) -> None:
+        """Pick up alarms created or changed since the last look (a new one starts in
+        INSUFFICIENT_DATA; moto creates it in OK)."""
+        alarms = self._cw.alarms
+        for name in [n for n in self._tracked if n not in alarms]:
+            del self._tracked[name]
+        for name, alarm in alarms.items():
+            if getattr(alarm, "metric_data_queries", None) or getattr(alarm, "rule", None):
+                continue  # metric math and composite alarms are not evaluated here
+            tracked = self._tracked.get(name)
+            if tracked is not None and tracked.source is alarm:
+                continue
+            spec = AlarmSpec.of_moto(alarm)
+            if tracked is None:
+                alarm.state_value = AlarmState.INSUFFICIENT_DATA.value
+                alarm.state_reason = "Unchecked: Initial alarm creation"
+                alarm.state_updated_timestamp = _utc(self._clock.now())
+                self._tracked[name] = _Tracked(spec, alarm, deque([None] * spec.evaluation_periods, maxlen=spec.evaluation_periods))
+            else:  # PutMetricAlarm again: the new configuration, the state kept
+                window = deque(list(tracked.window)[-spec.evaluation_periods:], maxlen=spec.evaluation_periods)
+                while len(window) < spec.evaluation_periods:
+                    window.appendleft(None)
+                tracked.spec, tracked.source, tracked.window = spec, alarm, window
+
+    def _fire(self, boundary: float) -> None:
+        self._timer = None
+        self._track()
+        self._index.refresh()
+        self.evaluations += 1
+        quiet = True
+        samples: dict[str, float | None] = {}
+        for name in sorted(self._tracked):
+            tracked = self._tracked[name]
+            spec = tracked.spec
+            if int(boundary) % spec.period:
+                quiet = False
+                continue
+            queue = self._queue_of(spec)
+            if spec.namespace == SQS_NAMESPACE and spec.metric in _SQS_SAMPLES:
+                value = None if queue is None else float(_SQS_SAMPLES[spec.metric](queue))
+                if queue is not None and name not in samples:
+                    samples[name] = value
+                    self.record_datum(SQS_NAMESPACE, spec.metric, dict(spec.dimensions), value or 0.0, boundary - spec.period)
+                    self._index.refresh()
+                next_value: float | None = value
+                if queue is not None and len(queue._messages):
+                    quiet = False
+            else:
+                value = statistic(spec.statistic, self._index.between(spec.key, boundary - spec.period, boundary))
+                next_value = None
+            tracked.window.append(value)
+            new = evaluate(
+                tracked.window, comparison=spec.comparison, threshold=spec.threshold,
+                datapoints_to_alarm=spec.datapoints_to_alarm, treat_missing=spec.treat_missing, current=tracked.state,
+            )
+            if new is not tracked.state:
+                self._transition(tracked, new, boundary)
+            if any(v != next_value for v in tracked.window):
+                quiet = False
+        self._last = boundary
+        if quiet:
+            self._asleep = self._fingerprint()
+        else:
+            self._schedule(boundary, strictly_after=True)
+
+    # ------------------------------------------------------------- a change
+    def _reason(self, tracked: _Tracked, new: AlarmState, boundary: float) -> str:
+        spec = tracked.spec
+        _, words = _COMPARE[spec.comparison]
+        n = spec.evaluation_periods
+        points = [
+            f"{v!r} ({_utc(boundary - (n - i) * spec.period).strftime('%d/%m/%y %H:%M:%S')})"
+            for i, v in enumerate(tracked.window) if v is not None
+        ]
+        if new is AlarmState.INSUFFICIENT_DATA:
+            return f"Insufficient Data: {n} datapoint{'s were' if n > 1 else ' was'} unknown."
+        if new is AlarmState.ALARM:
+            bad = sum(1 for v in tracked.window if v is not None and breaches(v, spec.comparison, spec.threshold))
+            missing = sum(1 for v in tracked.window if v is None)
+            counted = f"{bad} out of the last {n} datapoints [{', '.join(points)}]"
+            if spec.treat_missing is TreatMissingData.BREACHING and missing:
+                counted += f" and {missing} missing datapoint{'s' if missing > 1 else ''} treated as breaching"
+            return (
+                f"Threshold Crossed: {counted} {'was' if bad == 1 else 'were'} {words} the threshold ({spec.threshold!r}) "
+                f"(minimum {spec.datapoints_to_alarm} datapoint{'s' if spec.datapoints_to_alarm > 1 else ''} "
+                f"for {tracked.state.value} -> ALARM transition)."
+            )
+        shown = f"[{', '.join(points)}]" if points else "[] (missing datapoints treated as not breaching)"
+        return f"Threshold Crossed: no {spec.datapoints_to_alarm} of the last {n} datapoints {shown} {words} the threshold ({spec.threshold!r})."
+
+    def _transition(self, tracked: _Tracked, new: AlarmState, boundary: float) -> None:
+        spec, old = tracked.spec, tracked.state
+        reason = self._reason(tracked, new, boundary)
+        reason_data = {
+            "version": "1.0", "queryDate": _stamp(boundary), "startDate": _stamp(boundary - spec.evaluation_periods * spec.period),
+            "statistic": spec.statistic, "period": spec.period,
+            "recentDatapoints": [v for v in tracked.window if v is not None], "threshold": spec.threshold,
+        }
+        tracked.state = new
+        alarm = tracked.source
+        alarm.update_state(reason, json.dumps(reason_data), new.value)  # moto's SetAlarmState
+        alarm.state_updated_timestamp = _utc(boundary)
+        change = Transition(alarm=spec.name, old=old, new=new, reason=reason, at=boundary)
+        self.transitions.append(change)
+        for listener in self.listeners:
+            listener(change)
+        actions = spec.actions(new)
+        if not actions:
+            return
+        message = json.dumps(self.notification(spec, change))
+        region = REGION_NAMES.get(self._region, self._region)
+        subject = f'{new.value}: "{spec.name}" in {region}'[:100]
+        for arn in actions:
+            if arn.startswith("arn:aws:sns:"):
+                self._publish(arn, subject, message)
+
+    def notification(self, spec: AlarmSpec, change: Transition) -> dict[str, Any]:
+        """The JSON CloudWatch publishes to an alarm's SNS actions."""
+        return {
+            "AlarmName": spec.name,
+            "AlarmDescription": spec.description or None,
+            "AWSAccountId": self._account,
+            "AlarmConfigurationUpdatedTimestamp": _stamp(_epoch(getattr(self._tracked[spec.name].source, "configuration_updated_timestamp", change.at))),
+            "NewStateValue": change.new.value,
+            "NewStateReason": change.reason,
+            "StateChangeTime": _stamp(change.at),
+            "Region": REGION_NAMES.get(self._region, self._region),
+            "AlarmArn": spec.arn,
+            "OldStateValue": change.old.value,
+            "OKActions": list(spec.ok_actions),
+            "AlarmActions": list(spec.alarm_actions),
+            "InsufficientDataActions": list(spec.insufficient_data_actions),
+            "Trigger": {
+                "MetricName": spec.metric,
+                "Namespace": spec.namespace,
+                "StatisticType": "Statistic",
+                "Statistic": spec.statistic.upper(),
+                "Unit": None,
+                "Dimensions": [{"value": v, "name": k} for k, v in spec.dimensions],
+                "Period": spec.period,
+                "EvaluationPeriods": spec.evaluation_periods,
+                "DatapointsToAlarm": spec.datapoints_to_alarm,
+                "ComparisonOperator": spec.comparison,
+                "Threshold": spec.threshold,
+                "TreatMissingData": spec.treat_missing.value,
+                "EvaluateLowSampleCountPercentile": "",
+            },
+        }
+
+
+__all__ = [
+    "AlarmEvaluator", "AlarmSpec", "AlarmState", "MetricIndex", "Transition", "TreatMissingData", "breaches", "evaluate", "statistic",
+    "EXECUTION_METRICS", "STATES_NAMESPACE", "SQS_NAMESPACE",
+]
