@@ -246,6 +246,11 @@ class MetricIndex:
                 series.sort(key=lambda p: p[0])
         self._seen = len(data)
 
+    def latest(self, key: MetricKey) -> float:
+        """The timestamp of the newest datum of ``key`` (-inf if none)."""
+        series = self._series.get(key)
+        return series[-1][0] if series else -math.inf
+
     def between(self, key: MetricKey, start: float, end: float) -> list[tuple[float, float, float, float]]:
         """Every datum of ``key`` with start <= timestamp < end."""
         return [p for ts, p in self._series.get(key, ()) if start <= ts < end]
@@ -331,6 +336,7 @@ class AlarmEvaluator:
 
     def _before_step(self) -> None:
         if self._asleep is not None and self._fingerprint() != self._asleep:
+            self._track()
             self._schedule(self._clock.now(), strictly_after=False)
 
     def _fingerprint(self) -> tuple[Any, ...]:
@@ -403,6 +409,8 @@ class AlarmEvaluator:
             else:
                 value = statistic(spec.statistic, self._index.between(spec.key, boundary - spec.period, boundary))
                 next_value = None
+                if self._index.latest(spec.key) >= boundary:
+                    quiet = False  # data for a period still to come (put at this very instant)
             tracked.window.append(value)
             new = evaluate(
                 tracked.window, comparison=spec.comparison, threshold=spec.threshold,
