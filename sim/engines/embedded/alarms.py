@@ -212,6 +212,11 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
+def _naive(ts: float) -> datetime:
+    """UTC without a zone: how moto's CloudWatch holds its times (it compares them with its own)."""
+    return _utc(ts).replace(tzinfo=None)
+
+
 def _epoch(value: Any) -> float:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
@@ -295,7 +300,7 @@ class AlarmEvaluator:
         CloudWatch's extraction of an embedded-metric-format log line, publishes)."""
         self._cw.put_metric_data(
             namespace,
-            [{"MetricName": metric, "Value": value, "Unit": unit, "Timestamp": _utc(at),
+            [{"MetricName": metric, "Value": value, "Unit": unit, "Timestamp": _naive(at),
               "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dimensions.items())]}],
         )
 
@@ -336,8 +341,10 @@ class AlarmEvaluator:
 
     def _before_step(self) -> None:
         if self._asleep is not None and self._fingerprint() != self._asleep:
+            # Whatever changed did so at the current instant; an evaluation due at this very
+            # instant counts as done before it (as the timer, queued earlier, would have run).
             self._track()
-            self._schedule(self._clock.now(), strictly_after=False)
+            self._schedule(self._clock.now(), strictly_after=True)
 
     def _fingerprint(self) -> tuple[Any, ...]:
         queues = tuple(len(q._messages) for q in self._sampled_queues())
@@ -375,7 +382,7 @@ class AlarmEvaluator:
             if tracked is None:
                 alarm.state_value = AlarmState.INSUFFICIENT_DATA.value
                 alarm.state_reason = "Unchecked: Initial alarm creation"
-                alarm.state_updated_timestamp = _utc(self._clock.now())
+                alarm.state_updated_timestamp = _naive(self._clock.now())
                 self._tracked[name] = _Tracked(spec, alarm, deque([None] * spec.evaluation_periods, maxlen=spec.evaluation_periods))
             else:  # PutMetricAlarm again: the new configuration, the state kept
                 window = deque(list(tracked.window)[-spec.evaluation_periods:], maxlen=spec.evaluation_periods)
@@ -462,7 +469,7 @@ class AlarmEvaluator:
         tracked.state = new
         alarm = tracked.source
         alarm.update_state(reason, json.dumps(reason_data), new.value)  # moto's SetAlarmState
-        alarm.state_updated_timestamp = _utc(boundary)
+        alarm.state_updated_timestamp = _naive(boundary)
         change = Transition(alarm=spec.name, old=old, new=new, reason=reason, at=boundary)
         self.transitions.append(change)
         for listener in self.listeners:
