@@ -11,10 +11,11 @@ on loopback ports for people and other processes (``python -m sim up``).
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -29,7 +30,7 @@ from fake_tfc.clock import VIRTUAL_EPOCH
 from fake_tfc.transport import SyncASGITransport
 from sim.controlplane.flow import DEFAULT_POLL_BUDGET, DEFAULT_WAIT_SECONDS
 from sim.controlplane.metrics import NAMESPACE as METRICS_NAMESPACE
-from sim.stack.deploy import Deployed, deploy
+from sim.stack.deploy import Deployed, deploy, deploy_alarms
 from sim.stack.wiring import DEFAULT_PREFIX, DEFAULT_TFC_ORGANIZATION, Stack
 
 from ..base import BackendBase
@@ -59,6 +60,23 @@ class EmbeddedConfig:
     stall_seconds: float = 60.0
     #: Simulated seconds between two DynamoDB TTL sweeps (AWS deletes expired items "within a few days").
     ttl_sweep_seconds: float = DEFAULT_SWEEP_SECONDS
+
+
+@contextlib.contextmanager
+def _drawing_from(stream: random.Random) -> Iterator[None]:
+    """moto draws every id (event ids, message ids, alarm and topic ids) from one seeded
+    source. The alarms' resources and notifications draw from a stream of their own
+    instead, so that they shift no id anything else draws: a scenario where no alarm fires
+    has the trace it had before the stack had alarms."""
+    from moto.moto_api._internal import mock_random
+
+    saved = mock_random.getstate()
+    mock_random.setstate(stream.getstate())
+    try:
+        yield
+    finally:
+        stream.setstate(mock_random.getstate())
+        mock_random.setstate(saved)
 
 
 class TFCClockView:
@@ -198,7 +216,8 @@ class EmbeddedBackend(BackendBase):
         self.ttl: TtlSweeper | None = None
         #: The stack's CloudWatch alarms, evaluated on the simulated clock (once started).
         self.alarms: AlarmEvaluator | None = None
-        self._notify_random = random.Random(f"{c.seed}:alarm-notifications")
+        #: What the alarms' resources and notifications draw moto's ids from (see _drawing_from).
+        self._alarm_random = random.Random(f"{c.seed}:alarms")
 
     def _invoked(self, inv: Invocation) -> None:
         for listener in self.invocation_listeners:
@@ -219,20 +238,11 @@ class EmbeddedBackend(BackendBase):
             listener(name, value)
 
     def _notify(self, topic_arn: str, subject: str, message: str) -> None:
-        """Publish an alarm's notification. Its message id comes from a stream of its own
-        (moto draws ids from one seeded source): an alarm changing state does not shift
-        the ids of everything that happens after it."""
-        from moto.moto_api._internal import mock_random
+        """Publish an alarm's notification (its message id drawn from the alarms' stream)."""
         from moto.sns.models import sns_backends
 
-        sns = sns_backends[self.stack.account][self.stack.region]
-        saved = mock_random.getstate()
-        mock_random.setstate(self._notify_random.getstate())
-        try:
-            sns.publish(message=message, arn=topic_arn, subject=subject)
-        finally:
-            self._notify_random.setstate(mock_random.getstate())
-            mock_random.setstate(saved)
+        with _drawing_from(self._alarm_random):
+            sns_backends[self.stack.account][self.stack.region].publish(message=message, arn=topic_arn, subject=subject)
 
     def _execution_ended(self, execution: Any) -> None:
         if self.alarms is not None:
@@ -267,7 +277,9 @@ class EmbeddedBackend(BackendBase):
             from moto.moto_api._internal import mock_random
 
             mock_random.seed(self.config.seed)  # moto's ids (event ids, message ids) from the seed
-            self.deployed = deploy(self.client, self.stack, tfc_token=self.config.tfc_token)
+            self.deployed = deploy(self.client, self.stack, tfc_token=self.config.tfc_token, alarms=False)
+            with _drawing_from(self._alarm_random):
+                deploy_alarms(self.client, self.stack)
             from moto.events.models import events_backends
 
             backend = events_backends[self.stack.account][self.stack.region]
