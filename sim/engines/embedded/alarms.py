@@ -348,7 +348,7 @@ class AlarmEvaluator:
 
     def _fingerprint(self) -> tuple[Any, ...]:
         queues = tuple(len(q._messages) for q in self._sampled_queues())
-        return (len(self._cw.metric_data), tuple(self._cw.alarms), queues)
+        return (len(self._cw.metric_data), tuple(map(id, self._cw.alarms.values())), queues)
 
     def _sampled_queues(self) -> list[Any]:
         out = []
@@ -396,7 +396,7 @@ class AlarmEvaluator:
         self._index.refresh()
         self.evaluations += 1
         quiet = True
-        samples: dict[str, float | None] = {}
+        sampled: set[MetricKey] = set()
         for name in sorted(self._tracked):
             tracked = self._tracked[name]
             spec = tracked.spec
@@ -406,8 +406,8 @@ class AlarmEvaluator:
             queue = self._queue_of(spec)
             if spec.namespace == SQS_NAMESPACE and spec.metric in _SQS_SAMPLES:
                 value = None if queue is None else float(_SQS_SAMPLES[spec.metric](queue))
-                if queue is not None and name not in samples:
-                    samples[name] = value
+                if queue is not None and spec.key not in sampled:  # one sample per metric and boundary
+                    sampled.add(spec.key)
                     self.record_datum(SQS_NAMESPACE, spec.metric, dict(spec.dimensions), value or 0.0, boundary - spec.period)
                     self._index.refresh()
                 next_value: float | None = value
