@@ -96,6 +96,16 @@ def test_a_failed_execution_alarms_within_one_period_notifies_operators_and_clea
     assert [t.new.value for t in env.alarms.history(alarm)] == ["OK", "ALARM", "OK"] if env.alarms else False
     [cleared] = notifications(env, inbox, alarm)
     assert (cleared["Message"]["OldStateValue"], cleared["Message"]["NewStateValue"]) == ("ALARM", "OK")
+    assert cleared["Message"]["NewStateReason"] == (
+        "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated as [NonBreaching]."
+    )
+    # DescribeAlarmHistory (which moto lacks) lists the changes, newest first, at simulated times
+    history = env.client("cloudwatch").describe_alarm_history(AlarmName=alarm, HistoryItemType="StateUpdate")["AlarmHistoryItems"]
+    assert [h["HistorySummary"] for h in history] == [
+        "Alarm updated from ALARM to OK", "Alarm updated from OK to ALARM", "Alarm updated from INSUFFICIENT_DATA to OK",
+    ]
+    assert history[1]["Timestamp"].timestamp() == fired.at
+    assert json.loads(history[1]["HistoryData"])["newState"]["stateReasonData"]["recentDatapoints"] == [1.0]
     env.advance(3600)
     assert state(env, env.stack.alarm("flow-dlq-messages").name) == "ALARM"
 

@@ -12,7 +12,7 @@ import pytest
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.sqs.models import SQSBackend
 
-from sim.engines.embedded.alarms import AlarmEvaluator, AlarmState, TreatMissingData, evaluate, statistic
+from sim.engines.embedded.alarms import AlarmEvaluator, AlarmState, TreatMissingData, alarm_history, evaluate, statistic
 from sim.engines.embedded.clock import SimClock
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -262,3 +262,21 @@ def test_an_alarm_created_later_is_picked_up() -> None:
     # created at the 3600 boundary, after its evaluation: first judged at the next one
     assert rig.states() == ["ALARM"]
     assert [t.at - START for t in rig.ev.history("failures")] == [3660]
+
+
+def test_the_history_lists_each_change_newest_first_from_moto_s_record() -> None:
+    rig = Rig()
+    rig.alarm()
+    rig.ev.arm()
+    rig.fail(at=70)
+    rig.clock.advance(180)
+    items = alarm_history(rig.cw.alarms.values(), name="failures")
+    assert [i["HistorySummary"] for i in items] == [
+        "Alarm updated from ALARM to OK", "Alarm updated from OK to ALARM", "Alarm updated from INSUFFICIENT_DATA to OK",
+    ]
+    assert [i["Timestamp"] for i in items] == [datetime(2026, 1, 1, 0, 3), datetime(2026, 1, 1, 0, 2), datetime(2026, 1, 1, 0, 1)]
+    data = json.loads(items[1]["HistoryData"])
+    assert data["oldState"]["stateValue"] == "OK" and data["newState"]["stateValue"] == "ALARM"
+    oldest_first = alarm_history(rig.cw.alarms.values(), scan_by="TimestampAscending", start="2026-01-01T00:01:30Z")
+    assert [i["HistorySummary"] for i in oldest_first] == ["Alarm updated from OK to ALARM", "Alarm updated from ALARM to OK"]
+    assert alarm_history(rig.cw.alarms.values(), kind="Action") == []

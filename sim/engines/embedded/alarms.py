@@ -20,7 +20,9 @@ Here:
 * :class:`AlarmEvaluator` runs it for every alarm in moto's CloudWatch backend at each
   period boundary of the simulated clock (periods are aligned on the epoch), updates the
   alarm's state in moto (``describe_alarms`` answers it), keeps the history of transitions
-  (moto does not answer ``DescribeAlarmHistory``) and publishes the notifications;
+  and publishes the notifications;
+* :func:`alarm_history` answers ``DescribeAlarmHistory`` (moto lacks it; the adapter adds
+  it) from moto's own record of each alarm's states;
 * datapoints come from what moto's CloudWatch holds (``PutMetricData``, and what the backend
   publishes as the services would: Step Functions' ``Executions*`` when an execution ends)
   and, for SQS's ``ApproximateNumberOf*`` metrics, from sampling the queue at the boundary
@@ -455,8 +457,16 @@ class AlarmEvaluator:
                 f"(minimum {spec.datapoints_to_alarm} datapoint{'s' if spec.datapoints_to_alarm > 1 else ''} "
                 f"for {tracked.state.value} -> ALARM transition)."
             )
-        shown = f"[{', '.join(points)}]" if points else "[] (missing datapoints treated as not breaching)"
-        return f"Threshold Crossed: no {spec.datapoints_to_alarm} of the last {n} datapoints {shown} {words} the threshold ({spec.threshold!r})."
+        if not points:  # every datapoint missing, treated as not breaching (or kept under ignore)
+            return (
+                f"Threshold Crossed: no datapoints were received for {n} period{'s' if n > 1 else ''} and {n} missing "
+                f"datapoint{'s were' if n > 1 else ' was'} treated as [NonBreaching]."
+            )
+        k = len(points)
+        return (
+            f"Threshold Crossed: {k} datapoint{'s' if k > 1 else ''} [{', '.join(points)}] {'were' if k > 1 else 'was'} "
+            f"not {words} the threshold ({spec.threshold!r})."
+        )
 
     def _transition(self, tracked: _Tracked, new: AlarmState, boundary: float) -> None:
         spec, old = tracked.spec, tracked.state
@@ -518,7 +528,51 @@ class AlarmEvaluator:
         }
 
 
+def _when(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
+    return _when(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+
+
+def alarm_history(
+    alarms: Any, *, name: str | None = None, kind: str | None = None, start: Any = None, end: Any = None,
+    max_records: Any = None, scan_by: str | None = None,
+) -> list[dict[str, Any]]:
+    """DescribeAlarmHistory's ``StateUpdate`` items, from moto's own record of each alarm:
+    its SetAlarmState keeps the state each change replaced (``alarm.history``), the current
+    one is on the alarm. Newest first unless ``scan_by`` is ``TimestampAscending``;
+    ``ConfigurationUpdate`` and ``Action`` items are not kept (none are listed), nor pages."""
+    if kind not in (None, "", "StateUpdate"):
+        return []
+    lo, hi = _when(start), _when(end)
+    items: list[dict[str, Any]] = []
+    for alarm in alarms:
+        if name and alarm.name != name:
+            continue
+        now = ("StateUpdate", alarm.state_reason, alarm.state_reason_data, alarm.state_value, alarm.state_updated_timestamp)
+        states = [h for h in alarm.history if h and h[0] == "StateUpdate"] + [now]
+        for old, new in zip(states, states[1:]):
+            at = _when(new[4])
+            if at is None or (lo is not None and at < lo) or (hi is not None and at > hi):
+                continue
+            new_state: dict[str, Any] = {"stateValue": new[3], "stateReason": new[1]}
+            if new[2] and new[2] != "{}":
+                new_state["stateReasonData"] = json.loads(new[2])
+            items.append({
+                "AlarmName": alarm.name,
+                "AlarmType": "CompositeAlarm" if getattr(alarm, "rule", None) else "MetricAlarm",
+                "Timestamp": at,
+                "HistoryItemType": "StateUpdate",
+                "HistorySummary": f"Alarm updated from {old[3]} to {new[3]}",
+                "HistoryData": json.dumps({"version": "1.0", "oldState": {"stateValue": old[3], "stateReason": old[1]}, "newState": new_state}),
+            })
+    items.sort(key=lambda i: i["Timestamp"], reverse=scan_by != "TimestampAscending")
+    return items[: int(max_records)] if max_records else items
+
+
 __all__ = [
-    "AlarmEvaluator", "AlarmSpec", "AlarmState", "MetricIndex", "Transition", "TreatMissingData", "breaches", "evaluate", "statistic",
+    "AlarmEvaluator", "AlarmSpec", "AlarmState", "alarm_history", "MetricIndex", "Transition", "TreatMissingData", "breaches", "evaluate", "statistic",
     "EXECUTION_METRICS", "STATES_NAMESPACE", "SQS_NAMESPACE",
 ]
