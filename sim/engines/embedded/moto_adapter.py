@@ -372,7 +372,7 @@ def _describe_alarm_history(self: Any) -> Any:
     """CloudWatch's DescribeAlarmHistory, which moto lacks (see :func:`alarms.alarm_history`)."""
     from moto.core.responses import ActionResult
 
-    from .alarms import alarm_history
+    from .alarm_rules import alarm_history
 
     items = alarm_history(
         self.cloudwatch_backend.alarms.values(), name=self._get_param("AlarmName"), kind=self._get_param("HistoryItemType"),
