@@ -280,3 +280,18 @@ def test_the_history_lists_each_change_newest_first_from_moto_s_record() -> None
     oldest_first = alarm_history(rig.cw.alarms.values(), scan_by="TimestampAscending", start="2026-01-01T00:01:30Z")
     assert [i["HistorySummary"] for i in oldest_first] == ["Alarm updated from OK to ALARM", "Alarm updated from ALARM to OK"]
     assert alarm_history(rig.cw.alarms.values(), kind="Action") == []
+
+
+def test_alarms_it_cannot_judge_are_left_as_moto_holds_them() -> None:
+    rig = Rig()
+    rig.cw.put_metric_alarm(
+        name="p99", namespace="app", metric_name="Latency", comparison_operator=GE, evaluation_periods=1, period=60, threshold=1.0,
+        statistic=None, extended_statistic="p99", description="", dimensions=[], alarm_actions=[TOPIC],  # type: ignore[arg-type]
+    )
+    rig.alarm()
+    rig.ev.arm()
+    rig.fail(at=10)
+    rig.clock.advance(60)
+    assert rig.state() == "ALARM"  # the others are judged as usual
+    assert rig.state("p99") == "OK"  # moto's own initial state: a percentile is not judged here
+    assert rig.ev.history("p99") == []

@@ -38,6 +38,10 @@ _COMPARE: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "LessThanOrEqualToThreshold": (operator.le, "less than or equal to"),
 }
 
+#: The comparisons and statistics judged here (not the anomaly-detection bands, not percentiles).
+COMPARISONS = tuple(_COMPARE)
+STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+
 #: What a notification's ``Region`` says (CloudWatch writes the Region's name, not its code).
 REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Ohio)", "us-west-2": "US West (Oregon)", "eu-west-1": "EU (Ireland)"}
 

@@ -46,7 +46,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .alarm_rules import (
+    COMPARISONS,
     REGION_NAMES,
+    STATISTICS,
     AlarmSpec,
     AlarmState,
     MetricKey,
@@ -236,6 +238,8 @@ class AlarmEvaluator:
         for name, alarm in alarms.items():
             if getattr(alarm, "metric_data_queries", None) or getattr(alarm, "rule", None):
                 continue  # metric math and composite alarms are not evaluated here
+            if alarm.statistic not in STATISTICS or alarm.comparison_operator not in COMPARISONS:
+                continue  # nor percentiles (ExtendedStatistic) or anomaly-detection bands
             tracked = self._tracked.get(name)
             if tracked is not None and tracked.source is alarm:
                 continue
