@@ -195,7 +195,7 @@ def _build_step_deps(platform: Platform) -> StepDeps:
 
     return StepDeps(
         settings=settings, store=store, tfc=tfc, sns=platform.client("sns"), now=_iso(platform),
-        secrets=TenantSecrets(platform.client("secretsmanager"), settings.tenant_secret_prefix),
+        secrets=TenantSecrets(platform.client("secretsmanager"), settings.tenant_secret_prefix), metric=_metric(platform),
     )
 
 

@@ -25,8 +25,14 @@ RECONCILER_RESTARTED = "ReconcilerRestartedFlows"
 RECONCILER_FAILED = "ReconcilerFailedTenants"
 #: DLQ messages the redrive put back on their bus or state machine.
 REDRIVEN = "RedrivenMessages"
+#: A flow ended ``failed``: one per failure lifecycle event Finalize published.
+FAILED_FLOWS = "FailedFlows"
 
 Metric = Callable[[str, float], None]
+
+
+def no_metric(name: str, value: float) -> None:
+    """A sink that drops everything (a caller that counts nothing)."""
 
 
 def emf_line(name: str, value: float, function: str, now: float | None = None) -> str:

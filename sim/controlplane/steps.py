@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from .config import ControlPlaneSettings
 from .errors import FlowSuperseded
 from .flow import FlowConstants
+from .metrics import FAILED_FLOWS, Metric, no_metric
 from .models import OutputsRef, SecretRef, TenantEvent
 from .secrets import TenantSecrets
 from .statuses import TenantStatus
@@ -54,6 +55,8 @@ class StepDeps:
     now: Callable[[], str]
     #: Where sensitive variables are read from and sensitive outputs are kept.
     secrets: TenantSecrets
+    #: Where Finalize counts failed flows (``FailedFlows``, which an alarm watches).
+    metric: Metric = no_metric
 
 
 def _marker(request_id: str) -> str:
@@ -171,6 +174,8 @@ def finalize(deps: StepDeps, payload: dict[str, Any]) -> dict[str, Any]:
             Message=json.dumps(message),
             MessageAttributes={"event": {"DataType": "String", "StringValue": message["event"]}},
         )
+    if status is TenantStatus.FAILED:
+        deps.metric(FAILED_FLOWS, 1)
     return {"status": status.value}
 
 

@@ -94,6 +94,11 @@ FEATURES: tuple[Feature, ...] = (
     Feature("time_scaling", "Wait/Retry time scaling", t("simulated clock"), t("`SFN_WAIT_SCALE`"), n("localstack#13099"), N),
     Feature("put_events_failure", "PutEvents failure -> API 503 and rollback", T, n("no EventBridge fault injection"), U),
     Feature("tfc_faults", "fault rules on the fake TFC (ours on every engine)", T, T, U, U),
+    Feature(
+        "alarms", "CloudWatch metric alarms evaluated, notifications to SNS", t("simulated clock, `alarms.py`"),
+        n("alarms deployed; their states are not observed by the remote scenario stage"),
+        n("alarms deployed; their states are not observed by the remote scenario stage"),
+    ),
 )
 
 BY_KEY: dict[str, Feature] = {f.key: f for f in FEATURES}

@@ -13,7 +13,7 @@ from sim.controlplane.config import tenant_of_workspace
 from sim.controlplane.statuses import IN_PROGRESS, TERMINAL
 
 from ..report.axis import duration
-from ..scenarios.trace import ApiRecord, DlqRecord, FaultRecord, FlowDlqRecord, LambdaRecord, Record, SnsRecord, StatusRecord, StepRecord, TfcRecord
+from ..scenarios.trace import AlarmRecord, ApiRecord, DlqRecord, FaultRecord, FlowDlqRecord, LambdaRecord, Record, SnsRecord, StatusRecord, StepRecord, TfcRecord
 
 _RUN_READ = re.compile(r"^/api/v2/runs/run-[^/]+$")
 ACTION_OF = {"creating": "create", "updating": "update", "deleting": "delete"}
@@ -112,6 +112,8 @@ class Board:
             self._line(r, "flow_dlq", r.tenant, f"flow DLQ: {r.tenant} ({r.error})", error=r.error)
         elif isinstance(r, FaultRecord):
             self._line(r, "fault", r.tenant, f"fault fired: {r.fault} ({r.tenant})", fault=r.fault)
+        elif isinstance(r, AlarmRecord):
+            self._line(r, "alarm", None, f"alarm {r.alarm}: {r.from_} -> {r.to}", alarm=r.alarm, old=r.from_, new=r.to)
         elif isinstance(r, StepRecord) and r.step in ("fault", "clear_faults"):
             details = {k: v for k, v in r.details.items()}
             self._line(r, "fault", None, f"{r.step.replace('_', ' ')}: " + ", ".join(f"{k}={v}" for k, v in sorted(details.items())), **details)

@@ -21,7 +21,7 @@ from ..scenarios.expectations import SENSITIVE_KEY
 from ..scenarios.invariants import scenario_secrets
 from ..scenarios.loader import parse_scenario
 from ..scenarios.model import Scenario
-from ..scenarios.observe import Observed
+from ..scenarios.observe import Observed, alarm_states
 from ..scenarios.player import ScenarioResult
 from ..scenarios.trace import DlqRecord, FlowDlqRecord, Record, SnsRecord, StatusRecord, Trace, read_trace, record_from_json
 from ..scenarios.verdict import Verdict, judge, verdict_of
@@ -135,6 +135,7 @@ def observed_from_trace(trace: Trace) -> Observed:
             obs.events[e.tenant_code].append(e.event or "")
     obs.dlq = list(trace.of(DlqRecord))
     obs.flow_dlq = sum(1 for _ in trace.of(FlowDlqRecord))
+    obs.alarms = alarm_states(trace)
     obs.rows = dict(rows)
     return obs
 

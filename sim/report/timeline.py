@@ -20,6 +20,7 @@ from sim.controlplane.config import tenant_of_workspace
 from sim.controlplane.statuses import IN_PROGRESS, TERMINAL, TenantStatus
 
 from ..scenarios.trace import (
+    AlarmRecord,
     ApiRecord,
     DdbRecord,
     DeliveryRecord,
@@ -68,6 +69,8 @@ MARK_KINDS: dict[str, tuple[str, str, bool]] = {
     "dlq": ("event dead-lettered (DLQ)", "dead letter", True),
     "flow_dlq": ("flow state sent to the flow DLQ", "flow DLQ", True),
     "decommission": ("daily decommission run", "decommission run", False),
+    "alarm": ("CloudWatch alarm fired (to ALARM)", "alarm fired", True),
+    "alarm_clear": ("CloudWatch alarm cleared (back to OK)", "alarm cleared", False),
 }
 
 
@@ -325,6 +328,10 @@ class _Builder:
             if flow is not None and flow.request_id == r.request_id and flow.end is None:
                 flow.end, flow.outcome = r.t, "dead-lettered"
                 flow.last_error = f"event dead-lettered: {r.error_code}"
+
+    def _alarm(self, r: AlarmRecord) -> None:
+        kind = "alarm" if r.to == "ALARM" else "alarm_clear"
+        self.mark(r.t, kind, f"alarm {r.alarm}: {r.from_} -> {r.to}", None, r.seq, alarm=r.alarm, old=r.from_, new=r.to)
 
     def _flow_dlq(self, r: FlowDlqRecord) -> None:
         self.mark(r.t, "flow_dlq", f"flow DLQ: {r.error}", r.tenant, r.seq, error=r.error, request_id=r.request_id)

@@ -18,6 +18,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from fake_tfc import RunScript
 from sim.controlplane.config import workspace_name
+from sim.engines.embedded.alarms import AlarmState, Transition
 from sim.engines.embedded.delivery import DeliveryRecord as Delivery
 from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig
 from sim.engines.embedded.faults import AwsCallFault, AwsFaultEffect, LambdaFault, LambdaFaultKind, StartExecutionFault
@@ -28,7 +29,7 @@ from . import invariants
 from .model import Fault, Scenario, TfcBehaviour
 from .observe import Observed, StatusWatch
 from .recorded import Recorded, executions, is_reveal
-from .trace import DdbRecord, DeliveryRecord, DlqRecord, FaultRecord, FlowDlqRecord, LambdaRecord, SnsRecord, Trace
+from .trace import AlarmRecord, DdbRecord, DeliveryRecord, DlqRecord, FaultRecord, FlowDlqRecord, LambdaRecord, SnsRecord, Trace
 
 _de = TypeDeserializer()
 
@@ -78,6 +79,8 @@ class EmbeddedStage:
         env.invocation_listeners.append(self._invocation)
         env.delivery_listeners.append(self._delivery)
         env.aws_fault_listeners.append(self._aws_fault)
+        if env.alarms is not None:
+            env.alarms.listeners.append(self._alarm)
         ddb = env.client("dynamodb")
         ddb.meta.events.register("provide-client-params.dynamodb.PutItem", self._before_put)
         ddb.meta.events.register("after-call.dynamodb.PutItem", self._after_put)
@@ -244,6 +247,11 @@ class EmbeddedStage:
 
     def _put_events(self, params: dict[str, Any], **_: Any) -> None:
         self.recorded.add("an event put on a bus", params.get("Entries", []))
+
+    def _alarm(self, change: Transition) -> None:
+        if change.old is AlarmState.INSUFFICIENT_DATA and change.new is AlarmState.OK:
+            return  # the alarm settling after its first period (see AlarmRecord)
+        self.trace.add(change.at, AlarmRecord(alarm=change.alarm, from_=change.old.value, to=change.new.value))
 
     def _sns(self, params: dict[str, Any], **_: Any) -> None:
         self.recorded.add("a lifecycle event", params.get("Message", ""))

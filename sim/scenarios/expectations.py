@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sim.controlplane.statuses import Action
 
-from .model import Scenario
+from .model import Scenario, alarm_name
 from .observe import Observed
 
 
@@ -101,6 +101,17 @@ def expectation_checks(sc: Scenario, obs: Observed) -> list[Check]:
             held = obs.tfc_variables.get(code, {})
             for key, value in wanted_vars.items():
                 out.append(_check(f"tfc_variables.{code}.{key}", repr(value), repr(held.get(key)), held.get(key) == value))
+    for key, wanted_alarm in (sc.expect.alarms or {}).items():
+        name = alarm_name(key)
+        changes = obs.alarms.get(name, [])
+        # No change after settling: the alarm stayed OK (every scenario runs past one period).
+        final_state = changes[-1] if changes else "OK"
+        if wanted_alarm.state is not None:
+            out.append(_check(f"alarms.{key}.state", wanted_alarm.state, final_state, final_state == wanted_alarm.state))
+        if wanted_alarm.states is not None:
+            out.append(
+                _check(f"alarms.{key}.states", " -> ".join(wanted_alarm.states) or "(none)", " -> ".join(changes) or "(none)", changes == wanted_alarm.states)
+            )
     if sc.expect.tfc_runs is not None:
         for code, n in sc.expect.tfc_runs.items():
             runs = obs.tfc_runs.get(code, 0)

@@ -19,13 +19,13 @@ from sim.controlplane.errors import ControlPlaneError
 from sim.controlplane.flow import DEFAULT_POLL_BUDGET, DEFAULT_WAIT_SECONDS
 from sim.controlplane.models import validate_tenant_code
 from sim.controlplane.statuses import Action, TenantStatus
-from sim.stack.wiring import DEFAULT_MAX_EVENT_AGE, DEFAULT_RETRY_ATTEMPTS
+from sim.stack.wiring import DEFAULT_MAX_EVENT_AGE, DEFAULT_PREFIX, DEFAULT_RETRY_ATTEMPTS, Stack
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
 
 #: What a scenario may need from an engine (an engine without it skips the scenario;
 #: which engine has which is declared in :mod:`sim.engines.features`).
-Need = Literal["simulated_clock", "dlq", "lambda_faults", "tfc_faults", "start_execution_faults"]
+Need = Literal["simulated_clock", "dlq", "lambda_faults", "tfc_faults", "start_execution_faults", "alarms"]
 
 
 #: The longest duration a scenario may name: two years of simulated time, finite.
@@ -272,6 +272,26 @@ class EventExpectation(_Strict):
         return event
 
 
+#: The stack's alarms (a scenario runs the default stack): what ``expect.alarms`` may name,
+#: by full name or by what follows ``tenant-sim-`` (``create-executions-failed``).
+ALARMS = tuple(a.name for a in Stack().alarms)
+AlarmStateName = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+
+
+def alarm_name(key: str) -> str:
+    """The full name of the stack's alarm ``key`` names (its full name, or the suffix)."""
+    return key if key in ALARMS else f"{DEFAULT_PREFIX}-{key}"
+
+
+class AlarmExpectation(_Strict):
+    #: The alarm's state at the end of the run.
+    state: AlarmStateName | None = None
+    #: The states it changed to, in order, after it settled (its first evaluation, out of
+    #: INSUFFICIENT_DATA into OK, is not listed): ``[ALARM, OK]`` fires then clears,
+    #: ``[ALARM]`` fires and stays, ``[]`` never fires.
+    states: list[AlarmStateName] | None = None
+
+
 class DlqExpectation(_Strict):
     error_code: str
     exhausted: str | None = None
@@ -288,6 +308,17 @@ class Expectations(_Strict):
     tfc_runs: dict[TenantCode, int] | None = None  # runs created per tenant's workspace
     #: Terraform variables the tenant's workspace must hold at the end (a subset).
     tfc_variables: dict[TenantCode, dict[str, str]] | None = None
+    #: The stack's CloudWatch alarms, by name or by the part after ``tenant-sim-``.
+    alarms: dict[str, AlarmExpectation] | None = None
+
+    @field_validator("alarms")
+    @classmethod
+    def _known_alarms(cls, alarms: dict[str, AlarmExpectation] | None) -> dict[str, AlarmExpectation] | None:
+        unknown = [k for k in alarms or {} if alarm_name(k) not in ALARMS]
+        if unknown:
+            names = ", ".join(a.removeprefix(f"{DEFAULT_PREFIX}-") for a in ALARMS)
+            raise ValueError(f"{', '.join(map(repr, unknown))}: no such alarm; the stack's alarms are {names}")
+        return alarms
 
 
 class Settings(_Strict):

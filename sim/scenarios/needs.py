@@ -21,6 +21,7 @@ WHY: dict[str, str] = {
     "lambda_faults": "needs Lambda fault injection (throttles, errors per invocation)",
     "start_execution_faults": "needs StartExecution fault injection",
     "tfc_faults": "needs fault rules on the fake TFC",
+    "alarms": "needs the stack's CloudWatch alarms evaluated and their states observed",
 }
 
 
@@ -31,6 +32,8 @@ def required(sc: Scenario) -> set[str]:
         needs.add("simulated_clock")  # task_timeout: a real engine deploys its own definition
     if sc.expect.dlq:
         needs.add("dlq")
+    if sc.expect.alarms:
+        needs.add("alarms")
     for step in sc.steps:
         f = step.fault
         if f is None:

@@ -16,7 +16,7 @@ from sim.controlplane.config import tenant_of_workspace, workspace_name
 from sim.controlplane.statuses import IN_PROGRESS
 
 from .model import Scenario
-from .trace import DlqRecord, FlowDlqRecord, SnsRecord, StatusRecord, TfcRecord, Trace
+from .trace import AlarmRecord, DlqRecord, FlowDlqRecord, SnsRecord, StatusRecord, TfcRecord, Trace
 
 
 @dataclass
@@ -92,6 +92,16 @@ class Observed:
     tfc_runs: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     workspaces: dict[str, bool] = field(default_factory=dict)
     tfc_variables: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Per alarm, the states it changed to after it settled (the trace's alarm records).
+    alarms: dict[str, list[str]] = field(default_factory=dict)
+
+
+def alarm_states(trace: Trace) -> dict[str, list[str]]:
+    """Per alarm, the states the trace saw it change to, in order."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for r in trace.of(AlarmRecord):
+        out[r.alarm].append(r.to)
+    return dict(out)
 
 
 def observe(trace: Trace, run_ids: dict[str, set[str]], scenario: Scenario, tenant: Callable[[str], dict[str, Any] | None], fake: FakeTFC, org: str) -> Observed:
@@ -106,6 +116,7 @@ def observe(trace: Trace, run_ids: dict[str, set[str]], scenario: Scenario, tena
             obs.events[e.tenant_code].append(e.event or "")
     obs.dlq = list(trace.of(DlqRecord))
     obs.flow_dlq = sum(1 for _ in trace.of(FlowDlqRecord))
+    obs.alarms = alarm_states(trace)
     for name, ids in run_ids.items():
         code = tenant_of_workspace(name)
         if code is not None:

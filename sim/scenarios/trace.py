@@ -238,9 +238,24 @@ class FlowDlqRecord(Record):
         return cls(tenant=detail.get("tenant_code"), request_id=detail.get("request_id"), error=(state.get("finalize_error") or {}).get("Error"))
 
 
+@dataclass(kw_only=True)
+class AlarmRecord(Record):
+    """A CloudWatch alarm of the stack changed state. An alarm's first evaluation, out of
+    INSUFFICIENT_DATA into OK (every alarm settles so after its first period), is not
+    recorded: a trace shows an alarm only when something made it fire."""
+
+    kind: ClassVar[str] = "alarm"
+    alarm: str
+    from_: str = field(metadata={"json": "from"})
+    to: str
+
+
 KINDS: dict[str, type[Record]] = {
     c.kind: c
-    for c in (ApiRecord, StepRecord, LambdaRecord, DeliveryRecord, TfcRecord, FaultRecord, DdbRecord, StatusRecord, SnsRecord, DlqRecord, FlowDlqRecord)
+    for c in (
+        ApiRecord, StepRecord, LambdaRecord, DeliveryRecord, TfcRecord, FaultRecord, DdbRecord, StatusRecord, SnsRecord, DlqRecord,
+        FlowDlqRecord, AlarmRecord,
+    )
 }
 
 R = TypeVar("R", bound=Record)

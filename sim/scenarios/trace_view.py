@@ -8,6 +8,7 @@ from typing import Any
 from sim.controlplane.config import tenant_of_workspace
 
 from .trace import (
+    AlarmRecord,
     ApiRecord,
     DdbRecord,
     DeliveryRecord,
@@ -71,6 +72,8 @@ def describe(r: Record) -> str:
         return f"DLQ {r.queue}: {r.action} {r.error_code}, {r.retry_attempts} retries" + (f" ({r.exhausted})" if r.exhausted else "")
     if isinstance(r, FlowDlqRecord):
         return f"flow DLQ: {r.error}"
+    if isinstance(r, AlarmRecord):
+        return f"alarm {r.alarm}: {r.from_} -> {r.to}"
     if isinstance(r, StepRecord):
         details = ", ".join(f"{k}={v}" for k, v in sorted(r.details.items()))
         return f"step {r.step}" + (f": {details}" if details else "")

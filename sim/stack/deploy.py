@@ -47,8 +47,20 @@ def _exists_ok(fn: Callable[[], Any], *codes: str) -> Any:
         raise
 
 
-def deploy(clients: Callable[[str], Any], stack: Stack, *, tfc_token: str, code_zip: bytes | None = None) -> Deployed:
-    """Create every resource of the stack; safe to run again over an existing deployment."""
+def deploy_alarms(clients: Callable[[str], Any], stack: Stack) -> str:
+    """The operators' topic and the alarms that notify it; returns the topic's ARN."""
+    operators: str = clients("sns").create_topic(Name=stack.operators_topic)["TopicArn"]
+    cloudwatch = clients("cloudwatch")
+    for alarm in stack.alarms:
+        cloudwatch.put_metric_alarm(**alarm.put_metric_alarm(operators))
+    return operators
+
+
+def deploy(
+    clients: Callable[[str], Any], stack: Stack, *, tfc_token: str, code_zip: bytes | None = None, alarms: bool = True
+) -> Deployed:
+    """Create every resource of the stack; safe to run again over an existing deployment.
+    ``alarms=False`` leaves out :func:`deploy_alarms`, for a caller that runs it itself."""
     iam, sqs, sns, ddb = clients("iam"), clients("sqs"), clients("sns"), clients("dynamodb")
     sm, lam, events, sfn = clients("secretsmanager"), clients("lambda"), clients("events"), clients("stepfunctions")
 
@@ -130,4 +142,6 @@ def deploy(clients: Callable[[str], Any], stack: Stack, *, tfc_token: str, code_
     events.put_targets(Rule=stack.decommission_rule, Targets=[{"Id": "decommission", "Arn": stack.function_arn("decommission")}])
     events.put_rule(Name=stack.reconcile_rule, ScheduleExpression=stack.reconcile_schedule, State="ENABLED")
     events.put_targets(Rule=stack.reconcile_rule, Targets=[{"Id": "reconcile", "Arn": stack.function_arn("reconcile")}])
+    if alarms:
+        deploy_alarms(clients, stack)
     return Deployed(stack=stack, queue_urls={"dlq": dlq_url, "flow_dlq": flow_dlq_url}, state_machines=machines)

@@ -1,7 +1,9 @@
 """The control plane's stack, described once: buses, one rule per bus with its target,
 input transformer, retry policy and DLQ; three state machines sharing one definition;
 the Lambda functions and their role's policy; the tenant table; the lifecycle topic; the TFC
-token secret (and where the tenants' secrets are named); the daily decommission schedule. :mod:`sim.stack.deploy` applies it through boto3 to any endpoint.
+token secret (and where the tenants' secrets are named); the daily decommission schedule; the
+CloudWatch alarms on failures and the operators' topic they notify. :mod:`sim.stack.deploy`
+applies it through boto3 to any endpoint.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sim.controlplane.api import SOURCE
 from sim.controlplane.config import ControlPlaneSettings
 from sim.controlplane.idempotency import KEY_ATTRIBUTE, TTL_ATTRIBUTE
 from sim.controlplane.flow import DEFAULT_POLL_BUDGET, DEFAULT_WAIT_SECONDS, FlowConstants
+from sim.controlplane.metrics import FAILED_FLOWS, NAMESPACE as METRICS_NAMESPACE
 from sim.controlplane.statuses import Action
 
 REGION = "us-east-1"
@@ -25,6 +28,8 @@ DEFAULT_TFC_ORGANIZATION = "tenant-sim"
 #: The rule targets' RetryPolicy: AWS's own defaults (and maxima).
 DEFAULT_RETRY_ATTEMPTS = 185
 DEFAULT_MAX_EVENT_AGE = 86_400
+#: Seconds per alarm period: one minute, the resolution SQS and Step Functions publish at.
+DEFAULT_ALARM_PERIOD = 60
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,47 @@ class FunctionSpec:
     handler: str
     timeout: int = 30
     memory: int = 256
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """One CloudWatch metric alarm: fires when ``statistic`` of the metric over a period
+    compares to ``threshold`` in ``datapoints_to_alarm`` of the last ``evaluation_periods``
+    periods. Every alarm of the stack notifies the operators' topic on ALARM and on OK."""
+
+    name: str
+    description: str
+    namespace: str
+    metric: str
+    dimensions: tuple[tuple[str, str], ...]
+    statistic: str
+    period: int = DEFAULT_ALARM_PERIOD
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int = 1
+    threshold: float = 1.0
+    comparison: str = "GreaterThanOrEqualToThreshold"
+    #: The failure metrics only have data when something failed: no data is good news.
+    treat_missing_data: str = "notBreaching"
+
+    def put_metric_alarm(self, topic_arn: str) -> dict[str, Any]:
+        """The PutMetricAlarm arguments."""
+        return {
+            "AlarmName": self.name,
+            "AlarmDescription": self.description,
+            "Namespace": self.namespace,
+            "MetricName": self.metric,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimensions],
+            "Statistic": self.statistic,
+            "Period": self.period,
+            "EvaluationPeriods": self.evaluation_periods,
+            "DatapointsToAlarm": self.datapoints_to_alarm,
+            "Threshold": self.threshold,
+            "ComparisonOperator": self.comparison,
+            "TreatMissingData": self.treat_missing_data,
+            "ActionsEnabled": True,
+            "AlarmActions": [topic_arn],
+            "OKActions": [topic_arn],
+        }
 
 
 @dataclass(frozen=True)
@@ -78,6 +124,7 @@ class Stack:
     #: TimeoutSeconds on every Lambda Task (None: Step Functions' default, which only the
     #: function's own timeout bounds in practice).
     task_timeout: int | None = None
+    alarm_period: int = DEFAULT_ALARM_PERIOD
     schedule: str = "cron(0 3 * * ? *)"  # daily at 03:00 UTC
     reconcile_schedule: str = "rate(6 hours)"
     functions: tuple[FunctionSpec, ...] = field(
@@ -115,6 +162,53 @@ class Stack:
     @property
     def topic(self) -> str:
         return f"{self.prefix}-lifecycle"
+
+    @property
+    def operators_topic(self) -> str:
+        """Where the alarms notify the people who operate the control plane."""
+        return f"{self.prefix}-operators"
+
+    def operators_topic_arn(self) -> str:
+        return self.arn("sns", self.operators_topic)
+
+    @property
+    def alarms(self) -> tuple[MetricAlarm, ...]:
+        """A message on a DLQ (an event EventBridge could not deliver, or a flow whose
+        Finalize failed for good), an execution that failed or timed out, a flow that ended
+        ``failed`` (the control plane's own metric, one per failure lifecycle event)."""
+        p = self.alarm_period
+        out = [
+            MetricAlarm(
+                f"{self.prefix}-{short}-messages", f"a message is waiting on {queue}: {what}",
+                "AWS/SQS", "ApproximateNumberOfMessagesVisible", (("QueueName", queue),), "Maximum", period=p,
+            )
+            for short, queue, what in (
+                ("events-dlq", self.dlq, "an event EventBridge could not hand to its state machine"),
+                ("flow-dlq", self.flow_dlq, "a flow whose Finalize kept failing"),
+            )
+        ]
+        for flow in self.flows:
+            for short, metric, what in (("executions-failed", "ExecutionsFailed", "failed"), ("executions-timed-out", "ExecutionsTimedOut", "timed out")):
+                out.append(
+                    MetricAlarm(
+                        f"{self.prefix}-{flow.action.value}-{short}", f"an execution of {flow.state_machine} {what}",
+                        "AWS/States", metric, (("StateMachineArn", self.state_machine_arn(flow.action)),), "Sum", period=p,
+                    )
+                )
+        out.append(
+            MetricAlarm(
+                f"{self.prefix}-failed-flows", "a flow ended failed (a tenant.*_failed lifecycle event)",
+                METRICS_NAMESPACE, FAILED_FLOWS, (("Function", self.function_name("finalize")),), "Sum", period=p,
+            )
+        )
+        return tuple(out)
+
+    def alarm(self, suffix: str) -> MetricAlarm:
+        """The alarm named ``<prefix>-<suffix>`` (or named ``suffix`` in full)."""
+        for a in self.alarms:
+            if a.name in (suffix, f"{self.prefix}-{suffix}"):
+                return a
+        raise KeyError(f"no alarm {suffix!r}; the stack has {', '.join(a.name for a in self.alarms)}")
 
     @property
     def secret(self) -> str:
@@ -305,4 +399,6 @@ class Stack:
                 "reconcile_after_seconds": self.reconcile_after,
             },
             "environment": self.environment(),
+            "operators_topic": self.operators_topic,
+            "alarms": [a.put_metric_alarm(self.operators_topic_arn()) for a in self.alarms],
         }

@@ -95,7 +95,12 @@ def test_faults_a_scenario_can_inject_and_putevents_failures(up):
     control.post("/_sim/faults", json={"start_execution": {"action": "update", "times": -1}})
     api.patch("/tenants/acme", json={"variables": {"tier": "silver"}})
     control.post("/_sim/clock/advance", json={"seconds": 2 * 86400})
-    assert any(line.kind == "dlq" and line.tenant == "acme" for line in live.board.take_lines())
+    lines = live.board.take_lines()
+    assert any(line.kind == "dlq" and line.tenant == "acme" for line in lines)
+    # ... and the stack's alarms said so on the console: the failed flow, the dead letter
+    alarms = [line.text for line in lines if line.kind == "alarm"]
+    for alarm in ("tenant-sim-failed-flows", "tenant-sim-events-dlq-messages"):
+        assert any(text.startswith(f"alarm {alarm}: ") and text.endswith(" -> ALARM") for text in alarms), alarms
     listed = control.get("/_sim/faults").json()
     assert listed["put_events"][0]["fired"] == 3 and listed["start_execution"][0]["state_machine"].endswith("update")
     assert control.delete("/_sim/faults").status_code == 204

@@ -247,10 +247,13 @@ def test_the_handler_sees_the_platform_built_for_its_environment():
     fn = function("platform_handler", env=env)
     payload, _ = rig.invoke(fn)
     (platform,) = rig.platforms
-    assert platform.environ == env
+    # The function's environment, plus what the Lambda runtime sets (the function's name,
+    # which the metrics' Function dimension reads).
+    runtime_env = env | {"AWS_LAMBDA_FUNCTION_NAME": "tenant-sim-echo"}
+    assert platform.environ == runtime_env
     assert platform.environ is not fn.environment_vars  # a copy: the handler cannot edit moto's function
     assert len(platform.seen) == 1  # handlers._current() inside the handler was this platform
-    assert payload == {"environ": env}
+    assert payload == {"environ": runtime_env}
     # Outside the invocation the default platform is back.
     assert handlers._current() is handlers._default
 
@@ -274,7 +277,10 @@ def test_a_warm_container_per_function_and_configuration():
     rig.invoke(function("platform_handler", name="tenant-sim-steps"))  # another function
     rig.invoke(function("platform_handler", name="tenant-sim-api", env={"TABLE": "other"}))  # reconfigured
     assert len(rig.platforms) == 3
-    assert [p.environ for p in rig.platforms[1:]] == [{"TABLE": "tenants", "STAGE": "test"}, {"TABLE": "other"}]
+    assert [p.environ for p in rig.platforms[1:]] == [
+        {"TABLE": "tenants", "STAGE": "test", "AWS_LAMBDA_FUNCTION_NAME": "tenant-sim-steps"},
+        {"TABLE": "other", "AWS_LAMBDA_FUNCTION_NAME": "tenant-sim-api"},
+    ]
     assert [len(p.seen) for p in rig.platforms] == [2, 1, 1]
     # Each handler saw its own function's platform.
     assert [c.function_name for p in rig.platforms for c in p.seen] == [

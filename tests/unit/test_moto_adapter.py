@@ -72,8 +72,13 @@ class FakeDelivery:
 
 
 def _current_values() -> dict[str, Any]:
-    """What each seam holds now (patched or not: check_seams would refuse patched shapes)."""
-    return {name: moto_adapter._resolve(seam.module, seam.attr)[2] for name, seam in moto_adapter._SEAMS.items()}
+    """What each seam holds now (patched or not: check_seams would refuse patched shapes);
+    for a seam the adapter adds an attribute beside, that attribute (None when absent)."""
+    out = {}
+    for name, seam in moto_adapter._SEAMS.items():
+        owner, _, value = moto_adapter._resolve(seam.module, seam.attr)
+        out[name] = getattr(owner, moto_adapter._ADDED[name], None) if name in moto_adapter._ADDED else value
+    return out
 
 
 @pytest.fixture(autouse=True)

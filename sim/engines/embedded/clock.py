@@ -170,6 +170,10 @@ class SimClock:
         self._pacer_stop = threading.Event()
         self._pacer_errors: list[BaseException] = []
         self.time_scale: float | None = None
+        #: Called on the driving thread before each step, while no actor runs: the one
+        #: moment a layer that sleeps through quiet spans (the alarm evaluator) can look at
+        #: what changed since the last step, before time moves on.
+        self.before_step: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ reading
     def now(self) -> float:
@@ -378,6 +382,8 @@ class SimClock:
         Returns False when nothing is due."""
         with self._drive:
             self.settle()
+            for hook in self.before_step:
+                hook()
             with self._cv:
                 while self._queue and self._queue[0].cancelled:
                     heapq.heappop(self._queue)

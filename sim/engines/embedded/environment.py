@@ -11,10 +11,11 @@ on loopback ports for people and other processes (``python -m sim up``).
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -28,12 +29,14 @@ from fake_tfc import FakeTFC, create_app
 from fake_tfc.clock import VIRTUAL_EPOCH
 from fake_tfc.transport import SyncASGITransport
 from sim.controlplane.flow import DEFAULT_POLL_BUDGET, DEFAULT_WAIT_SECONDS
-from sim.stack.deploy import Deployed, deploy
+from sim.controlplane.metrics import NAMESPACE as METRICS_NAMESPACE
+from sim.stack.deploy import Deployed, deploy, deploy_alarms
 from sim.stack.wiring import DEFAULT_PREFIX, DEFAULT_TFC_ORGANIZATION, Stack
 
 from ..base import BackendBase
 
 from . import moto_adapter
+from .alarms import AlarmEvaluator
 from .clock import SimClock
 from .delivery import DeliveryRecord, EventDelivery
 from .faults import AwsFaultEffect, Faults
@@ -57,6 +60,23 @@ class EmbeddedConfig:
     stall_seconds: float = 60.0
     #: Simulated seconds between two DynamoDB TTL sweeps (AWS deletes expired items "within a few days").
     ttl_sweep_seconds: float = DEFAULT_SWEEP_SECONDS
+
+
+@contextlib.contextmanager
+def _drawing_from(stream: random.Random) -> Iterator[None]:
+    """moto draws every id (event ids, message ids, alarm and topic ids) from one seeded
+    source. The alarms' resources and notifications draw from a stream of their own
+    instead, so that they shift no id anything else draws: a scenario where no alarm fires
+    has the trace it had before the stack had alarms."""
+    from moto.moto_api._internal import mock_random
+
+    saved = mock_random.getstate()
+    mock_random.setstate(stream.getstate())
+    try:
+        yield
+    finally:
+        stream.setstate(mock_random.getstate())
+        mock_random.setstate(saved)
 
 
 class TFCClockView:
@@ -102,7 +122,7 @@ class EmbeddedPlatform:
         return self._backend.new_id()
 
     def metric(self, name: str, value: float) -> None:
-        self._backend.record_metric(name, value)
+        self._backend.record_metric(name, value, self.environ.get("AWS_LAMBDA_FUNCTION_NAME", "tenant-sim"))
 
 
 class FaultyClient:
@@ -194,6 +214,10 @@ class EmbeddedBackend(BackendBase):
         self._platforms = 0
         self._schedules: ScheduleRunner | None = None
         self.ttl: TtlSweeper | None = None
+        #: The stack's CloudWatch alarms, evaluated on the simulated clock (once started).
+        self.alarms: AlarmEvaluator | None = None
+        #: What the alarms' resources and notifications draw moto's ids from (see _drawing_from).
+        self._alarm_random = random.Random(f"{c.seed}:alarms")
 
     def _invoked(self, inv: Invocation) -> None:
         for listener in self.invocation_listeners:
@@ -203,10 +227,26 @@ class EmbeddedBackend(BackendBase):
         for listener in self.delivery_listeners:
             listener(rec)
 
-    def record_metric(self, name: str, value: float) -> None:
+    def record_metric(self, name: str, value: float, function: str = "tenant-sim") -> None:
+        """A metric a handler emitted. On Lambda it is an embedded-metric-format line that
+        CloudWatch Logs turns into a datapoint (namespace ``tenant-sim``, dimension
+        ``Function``); here it is put into CloudWatch directly, at the simulated time."""
         self.metrics[name] = self.metrics.get(name, 0.0) + value
+        if self.alarms is not None:
+            self.alarms.record_datum(METRICS_NAMESPACE, name, {"Function": function}, value, self.clock.now())
         for listener in self.metric_listeners:
             listener(name, value)
+
+    def _notify(self, topic_arn: str, subject: str, message: str) -> None:
+        """Publish an alarm's notification (its message id drawn from the alarms' stream)."""
+        from moto.sns.models import sns_backends
+
+        with _drawing_from(self._alarm_random):
+            sns_backends[self.stack.account][self.stack.region].publish(message=message, arn=topic_arn, subject=subject)
+
+    def _execution_ended(self, execution: Any) -> None:
+        if self.alarms is not None:
+            self.alarms.execution_ended(execution)
 
     def aws_fault_fired(self, service: str, operation: str, effect: str) -> None:
         for listener in self.aws_fault_listeners:
@@ -230,14 +270,16 @@ class EmbeddedBackend(BackendBase):
     def start(self) -> Self:
         # The adapter first: a second backend in this process is refused here, before it
         # has touched moto (its mock, its random seed) or anything the first one uses.
-        self._adapter = moto_adapter.install(self.clock, self.dispatcher, self.delivery)
+        self._adapter = moto_adapter.install(self.clock, self.dispatcher, self.delivery, self._execution_ended)
         try:
             self._mock = mock_aws(config={"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}})
             self._mock.start()
             from moto.moto_api._internal import mock_random
 
             mock_random.seed(self.config.seed)  # moto's ids (event ids, message ids) from the seed
-            self.deployed = deploy(self.client, self.stack, tfc_token=self.config.tfc_token)
+            self.deployed = deploy(self.client, self.stack, tfc_token=self.config.tfc_token, alarms=False)
+            with _drawing_from(self._alarm_random):
+                deploy_alarms(self.client, self.stack)
             from moto.events.models import events_backends
 
             backend = events_backends[self.stack.account][self.stack.region]
@@ -248,6 +290,14 @@ class EmbeddedBackend(BackendBase):
             ddb = dynamodb_backends[self.stack.account][self.stack.region]
             self.ttl = TtlSweeper(self.clock, lambda: ddb.tables, self.client, self.config.ttl_sweep_seconds)
             self.ttl.arm()
+            from moto.cloudwatch.models import cloudwatch_backends
+            from moto.sqs.models import sqs_backends
+
+            self.alarms = AlarmEvaluator(
+                self.clock, cloudwatch_backends[self.stack.account][self.stack.region], sqs_backends[self.stack.account][self.stack.region],
+                self._notify, account=self.stack.account, region=self.stack.region,
+            )
+            self.alarms.arm()
         except BaseException:
             self.stop()
             raise

@@ -114,7 +114,8 @@ class LambdaDispatcher:
         key = (name, tuple(sorted(environ.items())))
         platform = self._containers.get(key)
         if platform is None:
-            platform = self._containers[key] = self._platform_for(dict(environ))
+            # The runtime sets AWS_LAMBDA_FUNCTION_NAME (the metrics' Function dimension).
+            platform = self._containers[key] = self._platform_for(dict(environ) | {"AWS_LAMBDA_FUNCTION_NAME": name})
         return platform
 
     def _request_id(self) -> str:

@@ -145,7 +145,15 @@ _SEAMS: dict[str, Seam] = {
     "sns_time": Seam("moto.sns.models", "iso_8601_datetime_with_milliseconds", "(value=...)"),
     # concurrency
     "dynamodb_request": Seam("moto.dynamodb.responses", "DynamoHandler.call_action", "(self)"),
+    # an API moto lacks: DescribeAlarmHistory sits beside SetAlarmState, whose record it reads
+    "alarm_history": Seam("moto.cloudwatch.responses", "CloudWatchResponse.set_alarm_state", "(self)"),
 }
+
+#: Seams that locate a class to which the adapter *adds* an attribute (an API moto lacks),
+#: and that attribute's name.
+_ADDED: dict[str, str] = {"alarm_history": "describe_alarm_history"}
+#: What an added attribute "was" before the adapter: uninstalling deletes it again.
+_ABSENT = object()
 
 
 def signature_of(obj: Any) -> str:
@@ -283,6 +291,8 @@ class _Layers:
     clock: Clock
     dispatcher: Dispatcher
     delivery: Delivery
+    #: Called with moto's execution once it has ended (its status and stop date set).
+    on_execution_end: Callable[[Any], None] | None = None
 
 
 _lock = threading.Lock()
@@ -313,13 +323,14 @@ class AdapterHandle:
             if _handle is not self:
                 return
             while self._originals:
-                owner, attr, original = self._originals.pop()
-                setattr(owner, attr, original)
+                _restore(*self._originals.pop())
             _active = None
             _handle = None
 
 
-def install(clock: Clock, dispatcher: Dispatcher, delivery: Delivery) -> AdapterHandle:
+def install(
+    clock: Clock, dispatcher: Dispatcher, delivery: Delivery, on_execution_end: Callable[[Any], None] | None = None
+) -> AdapterHandle:
     """Patch the seams so that they call these layers; one embedded backend per process.
 
     Raises :class:`AdapterBusy` (changing nothing) while another handle is installed, and
@@ -333,11 +344,14 @@ def install(clock: Clock, dispatcher: Dispatcher, delivery: Delivery) -> Adapter
         from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 
         originals: list[tuple[Any, str, Any]] = []
-        _active = _Layers(clock, dispatcher, delivery)
+        _active = _Layers(clock, dispatcher, delivery, on_execution_end)
         _handle = handle = AdapterHandle(originals)
 
-        def patch(name: str, value: Any) -> None:
+        def patch(name: str, value: Any, added: str | None = None) -> None:
+            """Patch the seam ``name``; with ``added``, add that attribute beside it instead."""
             owner, attr, original = seams[name]
+            if added is not None:
+                attr, original = added, vars(owner).get(added, _ABSENT)
             # put back what the class itself held (a staticmethod stays one)
             raw = vars(owner).get(attr, original) if isinstance(owner, type) else original
             originals.append((owner, attr, raw))
@@ -349,13 +363,33 @@ def install(clock: Clock, dispatcher: Dispatcher, delivery: Delivery) -> Adapter
             _active = None
             _handle = None
             while originals:
-                owner, attr, original = originals.pop()
-                setattr(owner, attr, original)
+                _restore(*originals.pop())
             raise
         return handle
 
 
-def _patch_all(seams: dict[str, Any], patch: Callable[[str, Any], None], EvalComponent: Any) -> None:  # noqa: N803
+def _describe_alarm_history(self: Any) -> Any:
+    """CloudWatch's DescribeAlarmHistory, which moto lacks (see :func:`alarms.alarm_history`)."""
+    from moto.core.responses import ActionResult
+
+    from .alarm_rules import alarm_history
+
+    items = alarm_history(
+        self.cloudwatch_backend.alarms.values(), name=self._get_param("AlarmName"), kind=self._get_param("HistoryItemType"),
+        start=self._get_param("StartDate"), end=self._get_param("EndDate"), max_records=self._get_param("MaxRecords"),
+        scan_by=self._get_param("ScanBy"),
+    )
+    return ActionResult({"AlarmHistoryItems": items})
+
+
+def _restore(owner: Any, attr: str, original: Any) -> None:
+    if original is _ABSENT:
+        delattr(owner, attr)
+    else:
+        setattr(owner, attr, original)
+
+
+def _patch_all(seams: dict[str, Any], patch: Callable[..., None], EvalComponent: Any) -> None:  # noqa: N803
     """Every patch, in the order of the table above."""
 
     def wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
@@ -424,6 +458,7 @@ def _patch_all(seams: dict[str, Any], patch: Callable[[str, Any], None], EvalCom
     patch("pattern_parse", _parse_event_pattern)
     patch("put_targets", lambda self, name, bus, targets: _put_targets(original_put_targets, self, name, bus, targets))
     patch("test_event_pattern", _test_event_pattern)
+    patch("alarm_history", _describe_alarm_history, added=_ADDED["alarm_history"])
     _patch_time(seams, patch)
 
 
@@ -453,6 +488,9 @@ def _patch_time(seams: dict[str, Any], patch: Callable[[str, Any], None]) -> Non
     def execution_stop(self: Any) -> None:
         reflect(self)
         self.execution.stop_date = _sim_datetime()
+        layers = _active
+        if layers is not None and layers.on_execution_end is not None:
+            layers.on_execution_end(self.execution)
 
     unix_time = seams["sqs_time"][2]
     receive = seams["sqs_receive"][2]
