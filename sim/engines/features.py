@@ -94,6 +94,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("time_scaling", "Wait/Retry time scaling", t("simulated clock"), t("`SFN_WAIT_SCALE`"), n("localstack#13099"), N),
     Feature("put_events_failure", "PutEvents failure -> API 503 and rollback", T, n("no EventBridge fault injection"), U),
     Feature("tfc_faults", "fault rules on the fake TFC (ours on every engine)", T, T, U, U),
+    Feature("idempotency_keys", "`Idempotency-Key`: a retry replayed, a different request 422, one flow", T, T, U),
+    Feature("secrets", "sensitive variables and outputs kept in Secrets Manager, shown redacted, revealed apart", T, T, U),
     Feature(
         "alarms", "CloudWatch metric alarms evaluated, notifications to SNS", t("simulated clock, `alarms.py`"),
         n("alarms deployed; their states are not observed by the remote scenario stage"),
