@@ -1,7 +1,8 @@
 """``make sim``: the whole tenant lifecycle on the embedded backend, for people to watch.
 
-Tenants are created, updated, fail, are retried, exhaust a poll budget, lose an event
-to the DLQ, are deleted, and one is decommissioned thirty simulated days later. Every
+Tenants are created (one create retried with its Idempotency-Key and replayed), updated,
+fail, are retried, exhaust a poll budget, lose an event to the DLQ, are deleted, and one is
+decommissioned thirty simulated days later; the failures fire the stack's alarms. Every
 hop is a real AWS API call on the embedded backend; simulated time costs nothing.
 
 The demo is a scenario (``demo.yaml`` beside this module) played by the one step player:
@@ -22,7 +23,7 @@ from rich.table import Table
 from sim.controlplane.statuses import IN_PROGRESS
 from sim.scenarios.loader import parse_scenario
 from sim.scenarios.player import ScenarioResult
-from sim.scenarios.trace import ApiRecord, DlqRecord, FlowDlqRecord, LambdaRecord, Record, StatusRecord
+from sim.scenarios.trace import AlarmRecord, ApiRecord, DlqRecord, FlowDlqRecord, LambdaRecord, Record, StatusRecord
 
 DEFAULT_REPORT = "reports/demo.html"
 
@@ -67,7 +68,11 @@ class LiveLines:
         if isinstance(r, ApiRecord):
             answer = r.body.get("status") or r.body.get("error") or ""
             who = f" ({r.tenant_code})" if r.method == "POST" and r.tenant_code else ""
-            return f"{at}[cyan]{r.method} {r.path}{who}[/cyan] -> {r.status} {answer}"
+            replayed = " [magenta](Idempotent-Replayed: the first answer again)[/magenta]" if r.replayed else ""
+            return f"{at}[cyan]{r.method} {r.path}{who}[/cyan] -> {r.status} {answer}{replayed}"
+        if isinstance(r, AlarmRecord):
+            colour = "red" if r.to == "ALARM" else "green"
+            return f"{at}[{colour}]alarm[/{colour}] {r.alarm}: {r.from_} -> {r.to} (the operators' topic is notified)"
         if isinstance(r, StatusRecord):
             return f"{at}{r.tenant:<10} -> [bold]{r.to}[/bold]"
         if isinstance(r, DlqRecord):
@@ -96,7 +101,7 @@ def run(args: argparse.Namespace | None = None) -> int:
     run.trace.listeners.append(LiveLines(console))
     try:
         run.open()
-        console.print(f"stack deployed in {time.perf_counter() - wall:.2f}s real: 3 buses, 3 rules with DLQ, 3 state machines, 5 Lambdas, table, topic, secret, daily schedule")
+        console.print(f"stack deployed in {time.perf_counter() - wall:.2f}s real: 3 buses, 3 rules with DLQ, 3 state machines, Lambdas, tables, topics, secret, schedules, alarms")
         for step in scenario.steps:
             if step.note:
                 run.stage.wait_until(step.at)
