@@ -229,7 +229,26 @@ def test_mutant_1_non_atomic_conditional_writes_is_caught(monkeypatch):
     from sim.engines.embedded import moto_adapter
     from tests.e2e import test_concurrency
 
+    import time
+
+    from moto.dynamodb.models import table as moto_table
+
     monkeypatch.setattr(moto_adapter, "DYNAMODB_LOCK", contextlib.nullcontext())
+    real = moto_table.get_filter_expression
+
+    class Slow:
+        """The condition holds a moment after it is checked (as a loaded machine may), so
+        that the race without the lock shows on every run, not on a lucky one."""
+
+        def __init__(self, op):
+            self.op = op
+
+        def expr(self, item):
+            verdict = self.op.expr(item)
+            time.sleep(0.002)
+            return verdict
+
+    monkeypatch.setattr(moto_table, "get_filter_expression", lambda *a, **k: Slow(real(*a, **k)))
     with pytest.raises(AssertionError, match="winners"):
         gen = test_concurrency.fast_switching.__wrapped__()
         next(gen)
