@@ -2,7 +2,7 @@
 calls write to, on the simulated clock and with seeded ids (:mod:`.recorder`), and its
 spans as OTLP/JSON (:mod:`.otlp`)."""
 
-from .otlp import otlp_json, post_otlp, write_otlp
+from .otlp import OtlpHttpExporter, otlp_json, post_otlp, write_otlp
 from .recorder import RecordedSpan, SpanRecorder
 
-__all__ = ["RecordedSpan", "SpanRecorder", "otlp_json", "post_otlp", "write_otlp"]
+__all__ = ["OtlpHttpExporter", "RecordedSpan", "SpanRecorder", "otlp_json", "post_otlp", "write_otlp"]

@@ -11,10 +11,12 @@ lowerCamelCase; a field at its default is left out.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 from opentelemetry.trace import SpanKind, StatusCode
 
 from .recorder import RecordedSpan, SpanRecorder
@@ -98,12 +100,64 @@ def write_otlp(recorder: SpanRecorder, path: str | Path) -> Path:
     return out
 
 
-def post_otlp(recorder: SpanRecorder, endpoint: str, *, timeout: float = 10.0) -> int:
-    """Send the recorder's ended spans to an OTLP/HTTP collector (``endpoint`` + ``/v1/traces``);
-    the answer's status."""
-    import httpx
-
-    resp = httpx.post(
-        endpoint.rstrip("/") + "/v1/traces", content=dumps(recorder), headers={"Content-Type": "application/json"}, timeout=timeout
-    )
+def post_otlp(spans: Sequence[RecordedSpan], endpoint: str, client: httpx.Client, service: str = "tenant-sim") -> int:
+    """Send ``spans`` to an OTLP/HTTP collector (``endpoint`` + ``/v1/traces``, JSON
+    encoding); the answer's status."""
+    body = json.dumps(otlp_json(spans, service), sort_keys=True, separators=(",", ":"))
+    resp = client.post(endpoint.rstrip("/") + "/v1/traces", content=body, headers={"Content-Type": "application/json"})
     return resp.status_code
+
+
+class OtlpHttpExporter:
+    """Sends what a recorder ended to an OTLP/HTTP collector every ``interval`` real
+    seconds, on a thread of its own (``sim up --otlp-endpoint``), and once more when stopped.
+    Spans a collector did not take are dropped (and said so once): a served backend runs for
+    hours and must not keep every span."""
+
+    def __init__(
+        self, recorder: SpanRecorder, endpoint: str, *, interval: float = 2.0, client: httpx.Client | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self._recorder = recorder
+        self._endpoint = endpoint
+        self._interval = interval
+        self._client = client or httpx.Client(timeout=10.0)
+        self._on_error = on_error
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.sent = 0
+        self.failed = 0
+
+    def flush(self) -> None:
+        spans = self._recorder.drain()
+        if not spans:
+            return
+        try:
+            status = post_otlp(spans, self._endpoint, self._client, self._recorder.service)
+        except httpx.HTTPError as exc:
+            status, why = 0, type(exc).__name__
+        else:
+            why = f"HTTP {status}"
+        if 200 <= status < 300:
+            self.sent += len(spans)
+            return
+        if not self.failed and self._on_error is not None:
+            self._on_error(f"the OTLP collector at {self._endpoint} did not take the spans ({why}); later failures are not reported")
+        self.failed += len(spans)
+
+    def start(self) -> OtlpHttpExporter:
+        self._thread = threading.Thread(target=self._run, name="otlp-exporter", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.flush()
+        self._client.close()

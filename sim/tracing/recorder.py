@@ -97,6 +97,14 @@ class SpanRecorder(TracerProvider):
         with self._lock:
             return [s for s in self.spans if s.end is not None]
 
+    def drain(self) -> list[RecordedSpan]:
+        """The spans that ended, in the order they started, forgotten once returned (what
+        an exporter sends; a long ``sim up`` does not keep them all)."""
+        with self._lock:
+            ended = [s for s in self.spans if s.end is not None]
+            self.spans = [s for s in self.spans if s.end is None]
+            return ended
+
     def traces(self) -> dict[str, list[RecordedSpan]]:
         """The ended spans by trace id."""
         out: dict[str, list[RecordedSpan]] = {}

@@ -110,3 +110,36 @@ def test_a_task_reads_the_context_its_input_carries():
 
     assert format(trace.get_current_span(extract(tp)).get_span_context().span_id, "016x") == "b7ad6b7169203331"
     assert not trace.get_current_span(extract("garbage")).get_span_context().is_valid
+
+
+def test_the_otlp_http_exporter_posts_each_ended_span_once_to_v1_traces():
+    import httpx
+
+    from sim.tracing import OtlpHttpExporter
+
+    posted: list[httpx.Request] = []
+    answers = iter([200, 503])
+
+    def collector(request: httpx.Request) -> httpx.Response:
+        posted.append(request)
+        return httpx.Response(next(answers))
+
+    recorder = SpanRecorder(lambda: 1.0, 0)
+    tracer = recorder.get_tracer("scope")
+    errors: list[str] = []
+    exporter = OtlpHttpExporter(recorder, "http://collector:4318/", client=httpx.Client(transport=httpx.MockTransport(collector)), on_error=errors.append)
+    open_span = tracer.start_span("still open")
+    with tracer.start_as_current_span("ended"):
+        pass
+    exporter.flush()
+    exporter.flush()  # nothing new: nothing sent
+    assert [str(r.url) for r in posted] == ["http://collector:4318/v1/traces"]
+    assert posted[0].headers["content-type"] == "application/json"
+    body = ExportTraceServiceRequest()
+    json_format.Parse(posted[0].content, body)
+    assert [s.name for s in body.resource_spans[0].scope_spans[0].spans] == ["ended"]
+    open_span.end()
+    exporter.stop()  # the last flush: the collector refuses it
+    assert len(posted) == 2 and json.loads(posted[1].content)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"] == "still open"
+    assert (exporter.sent, exporter.failed) == (1, 1)
+    assert len(errors) == 1 and "HTTP 503" in errors[0]
