@@ -126,9 +126,12 @@ class TracedClient:
                 try:
                     return attr(*args, **kwargs)
                 except BaseException as exc:
-                    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
-                    if isinstance(code, str):
-                        span.set_attribute("aws.error.code", code)
+                    # Only a ClientError's response is AWS's answer (an HTTPClientError's
+                    # is None, or a raw response): its error code, never its message.
+                    answer = getattr(exc, "response", None)
+                    error = answer.get("Error") if isinstance(answer, dict) else None
+                    if isinstance(error, dict) and isinstance(error.get("Code"), str):
+                        span.set_attribute("aws.error.code", error["Code"])
                     _error(span, exc)
                     raise
 

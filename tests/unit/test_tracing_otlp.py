@@ -143,3 +143,42 @@ def test_the_otlp_http_exporter_posts_each_ended_span_once_to_v1_traces():
     assert len(posted) == 2 and json.loads(posted[1].content)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"] == "still open"
     assert (exporter.sent, exporter.failed) == (1, 1)
     assert len(errors) == 1 and "HTTP 503" in errors[0]
+
+
+class _Meta:
+    method_to_api_mapping = {"publish": "Publish"}
+    region_name = "us-east-1"
+
+    class service_model:
+        service_id = "SNS"
+
+
+class _FailingSns:
+    """A boto3 client's shape, whose one call raises what it is given."""
+
+    meta = _Meta()
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def publish(self, **kwargs):
+        raise self.exc
+
+
+def test_an_aws_call_that_fails_raises_its_own_error_through_the_span_naming_only_its_code():
+    import pytest
+    from botocore.exceptions import ClientError, ReadTimeoutError
+
+    recorder = SpanRecorder(lambda: 1.0, 0)
+    tracing = Tracing(recorder)
+    refused = ClientError({"Error": {"Code": "Throttling", "Message": "secret-ish detail"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "Publish")
+    lost = ReadTimeoutError(endpoint_url="https://sns.us-east-1.amazonaws.com/")  # its ``response`` is None
+    for exc in (refused, lost):
+        with pytest.raises(type(exc)) as raised:
+            tracing.client(_FailingSns(exc)).publish(TopicArn="t", Message="m")
+        assert raised.value is exc
+    first, second = recorder.finished()
+    assert first.name == second.name == "SNS.Publish"
+    assert first.attributes["aws.error.code"] == "Throttling" and first.attributes["error.type"] == "ClientError"
+    assert "aws.error.code" not in second.attributes and second.attributes["error.type"] == "ReadTimeoutError"
+    assert "secret-ish detail" not in json.dumps(otlp_json(recorder.finished()))
