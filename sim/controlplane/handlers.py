@@ -138,9 +138,11 @@ def _tracing(platform: Platform) -> Tracing:
     return tracing
 
 
-def _client(platform: Platform, service: str) -> Any:
-    """The platform's client for ``service``, with a span around each call."""
-    return _tracing(platform).client(platform.client(service))
+def _traced(platform: Platform, client: Any) -> Any:
+    """``client`` (one of the platform's) with a span around each call. Callers name the
+    service as a literal ``platform.client("...")``: the Lambda packager finds the SDK models
+    to keep by those calls."""
+    return _tracing(platform).client(client)
 
 
 def _api_deps(platform: Platform) -> ApiDeps:
@@ -166,15 +168,15 @@ def _metric(platform: Platform) -> Metric:
 
 def _store(platform: Platform, settings: ControlPlaneSettings) -> TenantStore:
     metric = _metric(platform)
-    return TenantStore(_client(platform, "dynamodb"), settings.table, on_malformed=lambda code, why: metric(MALFORMED_ROWS, 1))
+    return TenantStore(_traced(platform, platform.client("dynamodb")), settings.table, on_malformed=lambda code, why: metric(MALFORMED_ROWS, 1))
 
 
 def _build_api_deps(platform: Platform) -> ApiDeps:
     settings = ControlPlaneSettings.from_env(platform.environ)
     store = _store(platform, settings)
-    deps = ApiDeps(settings=settings, store=store, events=_client(platform, "events"), now=_iso(platform), traceparent=current_traceparent)
+    deps = ApiDeps(settings=settings, store=store, events=_traced(platform, platform.client("events")), now=_iso(platform), traceparent=current_traceparent)
     if settings.idempotency_table:
-        deps.keys = IdempotencyStore(_client(platform, "dynamodb"), settings.idempotency_table, now=platform.now)
+        deps.keys = IdempotencyStore(_traced(platform, platform.client("dynamodb")), settings.idempotency_table, now=platform.now)
     new_id = getattr(platform, "new_id", None)  # a simulator's seeded ids; uuid4 otherwise
     if new_id is not None:
         deps.new_id = new_id
@@ -190,7 +192,7 @@ def _build_step_deps(platform: Platform) -> StepDeps:
         # Built on first use: reading the token is a Secrets Manager call the Check
         # step would otherwise pay on every poll for nothing.
         if not client:
-            secret = _read_secret(_client(platform, "secretsmanager"), settings.tfc_secret_id)
+            secret = _read_secret(_traced(platform, platform.client("secretsmanager")), settings.tfc_secret_id)
             token = _token_from_secret(secret)
             client.append(
                 TFCClient(
@@ -207,7 +209,7 @@ def _build_step_deps(platform: Platform) -> StepDeps:
             )
         return client[0]
 
-    return StepDeps(settings=settings, store=store, tfc=tfc, sns=_client(platform, "sns"), now=_iso(platform))
+    return StepDeps(settings=settings, store=store, tfc=tfc, sns=_traced(platform, platform.client("sns")), now=_iso(platform))
 
 
 _warm_ops: weakref.WeakKeyDictionary[Any, OpsDeps] = weakref.WeakKeyDictionary()
@@ -217,8 +219,8 @@ def _ops_deps(platform: Platform) -> OpsDeps:
     deps = _warm_ops.get(platform)
     if deps is None:
         deps = _warm_ops[platform] = OpsDeps(
-            api=_build_api_deps(platform), sqs=_client(platform, "sqs"), sfn=_client(platform, "stepfunctions"),
-            sns=_client(platform, "sns"), metric=_metric(platform), now=platform.now,
+            api=_build_api_deps(platform), sqs=_traced(platform, platform.client("sqs")), sfn=_traced(platform, platform.client("stepfunctions")),
+            sns=_traced(platform, platform.client("sns")), metric=_metric(platform), now=platform.now,
         )
     return deps
 
