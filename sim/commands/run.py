@@ -24,6 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trace", default=None, help="write the trace (JSON Lines); with several files, a directory")
     p.add_argument("--backend", choices=NAMES, default="embedded", help="the engine to run on (default: embedded)")
     p.add_argument("--report", default=None, metavar="FILE", help="write the HTML report; with several files, a directory")
+    p.add_argument(
+        "--otlp", default=None, metavar="FILE",
+        help="write the control plane's spans as OTLP/JSON (simulated time; embedded backend only); with several files, a directory",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="list everything each run was checked on, passed or not")
 
 
@@ -40,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     paths = _expand(args.files)
     if not paths:
         console.print("[red]no scenario files given[/red]")
+        return 2
+    if getattr(args, "otlp", None) and args.backend != "embedded":
+        console.print(f"[red]--otlp records the spans of the embedded backend only, not {args.backend}'s[/red]")
         return 2
     failed = skipped = invalid = 0
     with LazyEngine(args.backend) as engine:
@@ -69,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
                 trace_out = _output(args.trace, path, ".jsonl", len(paths))
                 result.trace.write(trace_out, result.header())
                 console.print(f"  trace: {trace_out}")
+            if getattr(args, "otlp", None) and result.spans is not None:
+                from sim.tracing import write_otlp
+
+                otlp_out = write_otlp(result.spans, _output(args.otlp, path, ".otlp.json", len(paths)))
+                console.print(f"  spans: {otlp_out} ({len(result.spans.finished())} spans, OTLP/JSON)", highlight=False, soft_wrap=True)
             if getattr(args, "report", None):
                 from sim.report import result_report, write_report
 
@@ -115,7 +127,7 @@ def _run_one(path: Path, args: argparse.Namespace, engine: LazyEngine) -> Scenar
     if args.backend == "embedded":
         from sim.scenarios.runner import run_file
 
-        return run_file(path, seed=args.seed)
+        return run_file(path, seed=args.seed, tracing=bool(getattr(args, "otlp", None)))
     scenario, text = load_scenario(path)
     reasons = unmet(scenario, args.backend)
     if not reasons:

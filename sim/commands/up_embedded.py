@@ -34,6 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--virtual-clock", action="store_true", help="start with simulated time paused: it moves only through the control API (POST /_sim/clock/advance or /resume)")
     p.add_argument("--quiet", action="store_true", help="print only the endpoints and errors")
     p.add_argument("--log-format", choices=["text", "json"], default="text", help="json: one JSON object per line instead of the live table (for scripts)")
+    p.add_argument(
+        "--otlp-endpoint", default=None, metavar="URL",
+        help="send the control plane's spans (simulated time) to this OTLP/HTTP collector (URL/v1/traces, JSON), every 2 s",
+    )
 
 
 def taken(ports: list[tuple[int, str, str]]) -> list[str]:
@@ -79,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = EmbeddedConfig(
         seed=args.seed, start=datetime.now(timezone.utc).timestamp(), wait_seconds=args.wait_seconds,
-        poll_budget=args.poll_budget, tfc_rate_limit=args.tfc_rate_limit,
+        poll_budget=args.poll_budget, tfc_rate_limit=args.tfc_rate_limit, tracing=bool(getattr(args, "otlp_endpoint", None)),
     )
     try:
         with EmbeddedBackend(config) as env:
@@ -89,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
                 live.endpoints = {"aws": ep.aws, "api": ep.api, "tfc": ep.tfc, "control": f"{ep.tfc}/_sim"}
                 live.start()
                 _announce(console, args, env, ep)
-                _watch(console, args, live, stop)
+                exporter = _exporter(args, env)
+                try:
+                    _watch(console, args, live, stop)
+                finally:
+                    if exporter is not None:
+                        exporter.stop()
     except OSError as exc:
         console.print(f"[red]cannot start: {exc}[/red] (is another LocalStack or tenant-sim running on those ports?)")
         return 1
@@ -98,6 +107,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         console.print("stopped")
     return 0
+
+
+def _exporter(args: argparse.Namespace, env: Any) -> Any:
+    """The OTLP/HTTP exporter of ``--otlp-endpoint`` (started), or None."""
+    if not getattr(args, "otlp_endpoint", None) or env.spans is None:
+        return None
+    from sim.tracing import OtlpHttpExporter
+
+    def warn(message: str) -> None:
+        print(f"tracing: {message}", file=sys.stderr, flush=True)
+
+    return OtlpHttpExporter(env.spans, args.otlp_endpoint, on_error=warn).start()
 
 
 def _announce(console: Console, args: argparse.Namespace, env: Any, ep: Any) -> None:

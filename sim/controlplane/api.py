@@ -67,6 +67,8 @@ class ApiDeps:
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
     #: The idempotency key table (None: not configured; a request with a key is refused).
     keys: IdempotencyStore | None = None
+    #: The current trace's W3C ``traceparent``, carried in the event (None: not traced).
+    traceparent: Callable[[], str | None] = lambda: None
 
 
 def response(status: int, body: Any) -> dict[str, Any]:
@@ -116,6 +118,7 @@ def start_flow(
         variables=record.variables,
         requested_at=record.updated_at,
         idempotency_key=key,
+        traceparent=deps.traceparent(),
     )
     try:
         put_event(deps, event)

@@ -56,7 +56,7 @@ def definition(trigger_arn: str, check_arn: str, finalize_arn: str, flow_dlq_url
     trigger["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Finalize"}]
     check = _task(
         check_arn,
-        {"Payload": {"run_id.$": "$.run.run_id", "count.$": "$.poll.count"}},
+        {"Payload": {"run_id.$": "$.run.run_id", "count.$": "$.poll.count", "traceparent.$": "$.traceparent"}},
         {
             "count.$": "$.Payload.count",
             "status.$": "$.Payload.status",
@@ -80,10 +80,15 @@ def definition(trigger_arn: str, check_arn: str, finalize_arn: str, flow_dlq_url
         "States": {
             # The state every task reads: the event's detail, the flow's constants, the poll
             # count, and this execution's ARN (the context object), which Trigger writes on
-            # the row to claim the request and Finalize to record who ended it.
+            # the row to claim the request and Finalize to record who ended it; and the
+            # request's trace context (empty when it was not traced), which every Task's
+            # span joins.
             "Init": {
                 "Type": "Pass",
-                "Parameters": {"detail.$": "$.detail", "flow.$": "$.flow", "poll": {"count": 0}, "execution.$": "$$.Execution.Id"},
+                "Parameters": {
+                    "detail.$": "$.detail", "flow.$": "$.flow", "poll": {"count": 0}, "execution.$": "$$.Execution.Id",
+                    "traceparent.$": "$.traceparent",
+                },
                 "ResultPath": "$",
                 "Next": "Trigger",
             },

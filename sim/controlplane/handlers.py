@@ -36,6 +36,7 @@ from .secrets import TenantSecrets
 from .steps import StepDeps, check, finalize, trigger
 from .tenants import TenantStore
 from .tfc_client import TFCClient
+from .tracing import Tracing, carried, current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,25 @@ _warm_api: weakref.WeakKeyDictionary[Any, ApiDeps] = weakref.WeakKeyDictionary()
 _warm_steps: weakref.WeakKeyDictionary[Any, StepDeps] = weakref.WeakKeyDictionary()
 
 
+_warm_tracing: weakref.WeakKeyDictionary[Any, Tracing] = weakref.WeakKeyDictionary()
+
+
+def _tracing(platform: Platform) -> Tracing:
+    """The platform's tracer: a simulator's ``tracer_provider`` if it has one, else
+    OpenTelemetry's global provider (a no-op unless the ADOT layer configured one)."""
+    tracing = _warm_tracing.get(platform)
+    if tracing is None:
+        tracing = _warm_tracing[platform] = Tracing(getattr(platform, "tracer_provider", None))
+    return tracing
+
+
+def _traced(platform: Platform, client: Any) -> Any:
+    """``client`` (one of the platform's) with a span around each call. Callers name the
+    service as a literal ``platform.client("...")``: the Lambda packager finds the SDK models
+    to keep by those calls."""
+    return _tracing(platform).client(client)
+
+
 def _api_deps(platform: Platform) -> ApiDeps:
     deps = _warm_api.get(platform)
     if deps is None:
@@ -149,18 +169,19 @@ def _metric(platform: Platform) -> Metric:
 
 def _store(platform: Platform, settings: ControlPlaneSettings) -> TenantStore:
     metric = _metric(platform)
-    return TenantStore(platform.client("dynamodb"), settings.table, on_malformed=lambda code, why: metric(MALFORMED_ROWS, 1))
+    return TenantStore(_traced(platform, platform.client("dynamodb")), settings.table, on_malformed=lambda code, why: metric(MALFORMED_ROWS, 1))
 
 
 def _build_api_deps(platform: Platform) -> ApiDeps:
     settings = ControlPlaneSettings.from_env(platform.environ)
     store = _store(platform, settings)
     deps = ApiDeps(
-        settings=settings, store=store, events=platform.client("events"), now=_iso(platform),
-        secrets=TenantSecrets(platform.client("secretsmanager"), settings.tenant_secret_prefix),
+        settings=settings, store=store, events=_traced(platform, platform.client("events")), now=_iso(platform),
+        secrets=TenantSecrets(_traced(platform, platform.client("secretsmanager")), settings.tenant_secret_prefix),
+        traceparent=current_traceparent,
     )
     if settings.idempotency_table:
-        deps.keys = IdempotencyStore(platform.client("dynamodb"), settings.idempotency_table, now=platform.now)
+        deps.keys = IdempotencyStore(_traced(platform, platform.client("dynamodb")), settings.idempotency_table, now=platform.now)
     new_id = getattr(platform, "new_id", None)  # a simulator's seeded ids; uuid4 otherwise
     if new_id is not None:
         deps.new_id = new_id
@@ -176,14 +197,14 @@ def _build_step_deps(platform: Platform) -> StepDeps:
         # Built on first use: reading the token is a Secrets Manager call the Check
         # step would otherwise pay on every poll for nothing.
         if not client:
-            secret = _read_secret(platform.client("secretsmanager"), settings.tfc_secret_id)
+            secret = _read_secret(_traced(platform, platform.client("secretsmanager")), settings.tfc_secret_id)
             token = _token_from_secret(secret)
             client.append(
                 TFCClient(
                     settings.tfc_address,
                     token,
                     settings.tfc_organization,
-                    transport=platform.tfc_transport(),
+                    transport=_tracing(platform).transport(platform.tfc_transport()),
                     sleep=platform.sleep,
                     time_left=time_left,
                     # Jitter: a simulator's seeded stream, else the system's entropy.
@@ -194,8 +215,8 @@ def _build_step_deps(platform: Platform) -> StepDeps:
         return client[0]
 
     return StepDeps(
-        settings=settings, store=store, tfc=tfc, sns=platform.client("sns"), now=_iso(platform),
-        secrets=TenantSecrets(platform.client("secretsmanager"), settings.tenant_secret_prefix), metric=_metric(platform),
+        settings=settings, store=store, tfc=tfc, sns=_traced(platform, platform.client("sns")), now=_iso(platform),
+        secrets=TenantSecrets(_traced(platform, platform.client("secretsmanager")), settings.tenant_secret_prefix), metric=_metric(platform),
     )
 
 
@@ -206,8 +227,8 @@ def _ops_deps(platform: Platform) -> OpsDeps:
     deps = _warm_ops.get(platform)
     if deps is None:
         deps = _warm_ops[platform] = OpsDeps(
-            api=_build_api_deps(platform), sqs=platform.client("sqs"), sfn=platform.client("stepfunctions"),
-            sns=platform.client("sns"), metric=_metric(platform), now=platform.now,
+            api=_build_api_deps(platform), sqs=_traced(platform, platform.client("sqs")), sfn=_traced(platform, platform.client("stepfunctions")),
+            sns=_traced(platform, platform.client("sns")), metric=_metric(platform), now=platform.now,
         )
     return deps
 
@@ -238,28 +259,75 @@ def _token_from_secret(secret: str) -> str:
 
 
 # ---------------------------------------------------------------------- entry points
+def _header(event: Mapping[str, Any], name: str) -> str | None:
+    headers = event.get("headers")
+    if not isinstance(headers, Mapping):
+        return None
+    value = next((v for k, v in headers.items() if isinstance(k, str) and k.lower() == name), None)
+    return value if isinstance(value, str) else None
+
+
 def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle(_api_deps(_current()), event)
+    """One REST API request: its span is the root of the request's trace (or a child of
+    the client's, if the client sent a ``traceparent``)."""
+    platform = _current()
+    proxied = event if isinstance(event, dict) else {}
+    method = str(proxied.get("httpMethod", ""))
+    route = str(proxied.get("resource") or "")
+    with _tracing(platform).invocation(
+        _function_name(context, "api"), _header(proxied, "traceparent"), context, name=f"{method} {route}".strip() or "api"
+    ) as span:
+        span.set_attribute("http.request.method", method)
+        if route:
+            span.set_attribute("http.route", route)
+        if isinstance(proxied.get("path"), str):
+            span.set_attribute("url.path", proxied["path"])
+        answer = handle(_api_deps(platform), event)
+        span.set_attribute("http.response.status_code", int(answer.get("statusCode", 0)))
+        return answer
+
+
+def _function_name(context: Any, short: str) -> str:
+    name = getattr(context, "function_name", None)
+    return name if isinstance(name, str) else short
+
+
+def _task(
+    state: str, short: str, step: Callable[[StepDeps, dict[str, Any]], dict[str, Any]], event: dict[str, Any], context: Any
+) -> dict[str, Any]:
+    """One Task invocation, in the trace its input carries."""
+    platform = _current()
+    with _invocation(context), _tracing(platform).invocation(_function_name(context, short), carried(event), context, name=state) as span:
+        detail = event.get("detail") if isinstance(event, dict) else None
+        if isinstance(detail, dict):
+            for key in ("tenant_code", "request_id"):
+                if isinstance(detail.get(key), str):
+                    span.set_attribute(f"tenant_sim.{key}", detail[key])
+        if isinstance(event, dict) and isinstance(event.get("run_id"), str):
+            span.set_attribute("tenant_sim.run_id", event["run_id"])
+        return step(_step_deps(platform), event)
 
 
 def trigger_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    with _invocation(context):
-        return trigger(_step_deps(_current()), event)
+    return _task("Trigger", "trigger", trigger, event, context)
 
 
 def check_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    with _invocation(context):
-        return check(_step_deps(_current()), event)
+    return _task("Check", "check", check, event, context)
 
 
 def finalize_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    with _invocation(context):
-        return finalize(_step_deps(_current()), event)
+    return _task("Finalize", "finalize", finalize, event, context)
 
 
 def decommission_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Invoked by the daily schedule. The scheduled event's ``time`` is "today"."""
     platform = _current()
+    with _tracing(platform).invocation(_function_name(context, "decommission"), None, context, name="Decommission"):
+        return _decommission(platform, event)
+
+
+def _decommission(platform: Platform, event: dict[str, Any]) -> dict[str, Any]:
     when = event.get("time") if isinstance(event, dict) else None
     if when:
         today = datetime.fromisoformat(str(when).replace("Z", "+00:00")).date()
@@ -272,7 +340,9 @@ def decommission_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def reconcile_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Invoked by its schedule: ends tenants left in progress with no live execution."""
-    return reconcile(_ops_deps(_current())).as_dict()
+    platform = _current()
+    with _tracing(platform).invocation(_function_name(context, "reconcile"), None, context, name="Reconcile"):
+        return reconcile(_ops_deps(platform)).as_dict()
 
 
 def redrive_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -285,4 +355,6 @@ def redrive_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     limit = event.get("max_messages", 100)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
         raise ValueError("max_messages must be an integer from 1 to 10000")
-    return redrive(_ops_deps(_current()), tuple(queues), limit).as_dict()
+    platform = _current()
+    with _tracing(platform).invocation(_function_name(context, "redrive"), None, context, name="Redrive"):
+        return redrive(_ops_deps(platform), tuple(queues), limit).as_dict()

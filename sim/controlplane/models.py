@@ -233,6 +233,9 @@ class TenantEvent(BaseModel):
     #: The client's ``Idempotency-Key`` of the request, if it gave one (for tracing: the
     #: flow is fenced by ``request_id``, which a redelivered event carries too).
     idempotency_key: str | None = None
+    #: The W3C ``traceparent`` of the request that put the event (absent when nothing is
+    #: traced): the flow's Lambda spans join the request's trace through it.
+    traceparent: str | None = None
 
 
 class TenantRecord(BaseModel):

@@ -38,10 +38,11 @@ def _epoch(start: str) -> float:
     return datetime.fromisoformat(start.replace("Z", "+00:00")).timestamp()
 
 
-def embedded_backend(scenario: Scenario, seed: int) -> EmbeddedBackend:
-    """An embedded backend (not started) with the scenario's settings."""
+def embedded_backend(scenario: Scenario, seed: int, *, tracing: bool = False) -> EmbeddedBackend:
+    """An embedded backend (not started) with the scenario's settings (``tracing``: record
+    the control plane's spans)."""
     s = scenario.settings
-    config = EmbeddedConfig(seed=seed, start=_epoch(s.start), wait_seconds=s.wait_seconds, poll_budget=s.poll_budget)
+    config = EmbeddedConfig(seed=seed, start=_epoch(s.start), wait_seconds=s.wait_seconds, poll_budget=s.poll_budget, tracing=tracing)
     stack = Stack(
         wait_seconds=s.wait_seconds, poll_budget=s.poll_budget, tfc_organization=config.tfc_organization,
         retry_attempts=s.retry_attempts, max_event_age=s.max_event_age, task_timeout=s.task_timeout,
@@ -53,10 +54,10 @@ class EmbeddedStage:
     """``env``: a backend to observe instead of one made from the scenario's settings (``sim
     up`` observes the backend it serves: :meth:`attach` it once that backend is started)."""
 
-    def __init__(self, scenario: Scenario | None, seed: int, env: EmbeddedBackend | None = None) -> None:
+    def __init__(self, scenario: Scenario | None, seed: int, env: EmbeddedBackend | None = None, *, tracing: bool = False) -> None:
         if env is None:
             assert scenario is not None, "a scenario or a backend"
-            env = embedded_backend(scenario, seed)
+            env = embedded_backend(scenario, seed, tracing=tracing)
         self.backend = self.env = env
         self.trace = Trace(start=self.env.config.start)
         self.watch = StatusWatch()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fake_tfc import FakeTFC, RunScript
 from fake_tfc.inputs import VariableInput
@@ -20,6 +20,9 @@ from .expectations import expectation_failures
 from .model import API_STEP_KINDS, Fault, Scenario, Step, TfcBehaviour, TfcVariableStep, Variable
 from .observe import Observed, TfcWatch, observe
 from .trace import ApiRecord, Record, StepRecord, Trace
+
+if TYPE_CHECKING:
+    from sim.tracing import SpanRecorder
 
 
 #: How the failures of a step (not of an expectation) begin.
@@ -78,6 +81,8 @@ class ScenarioResult:
     observed: Observed
     failures: list[str]
     violations: list[str]
+    #: The control plane's spans (a ``SpanRecorder``), when the run was traced.
+    spans: SpanRecorder | None = None
 
     @property
     def passed(self) -> bool:

@@ -102,11 +102,17 @@ class FlowSpec:
         """The per-flow constants ride in the template. String placeholders are quoted
         and the object placeholder is not (AWS: "quote variables holding strings, do not
         quote variables holding objects"). ``id`` is harmless on AWS and is what
-        LocalStack's open-source EventBridge names the execution after (localstack#11970, #13336)."""
+        LocalStack's open-source EventBridge names the execution after (localstack#11970, #13336).
+
+        ``traceparent`` lifts the event's W3C trace context (if the request was traced) to
+        the top of the execution input, where every Task's input can name it. Unquoted: a
+        path missing from the event gives ``""`` there (recorded on AWS: "template_json
+        missing path (unquoted placeholder)"), so the field is always present and a
+        ``$.traceparent`` path never fails."""
         flow = json.dumps(self.constants.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return {
-            "InputPathsMap": {"id": "$.id", "detail": "$.detail"},
-            "InputTemplate": '{"id":"<id>","detail":<detail>,"flow":' + flow + "}",
+            "InputPathsMap": {"id": "$.id", "detail": "$.detail", "traceparent": "$.detail.traceparent"},
+            "InputTemplate": '{"id":"<id>","detail":<detail>,"traceparent":<traceparent>,"flow":' + flow + "}",
         }
 
 

@@ -18,7 +18,7 @@ from sim.engines.remote.ministack import MiniStack, MiniStackUnavailable
 
 def test_the_control_plane_imports_neither_the_simulator_nor_the_fake():
     third_party = package.check_isolation()
-    assert third_party == {"boto3", "botocore", "httpx", "pydantic"}
+    assert third_party == {"boto3", "botocore", "httpx", "opentelemetry", "pydantic"}
 
 
 def test_an_import_of_the_simulator_is_refused(tmp_path: Path):
@@ -39,8 +39,8 @@ def test_requirements_are_pinned_to_what_the_tests_ran_with():
 
     reqs = package.requirements()
     assert f"pydantic=={pydantic.VERSION}" in reqs
-    assert {r.split("==")[0] for r in reqs} == {"pydantic", "httpx", "boto3", "botocore"}
-    assert {r.split("==")[0] for r in package.requirements(include_boto3=False)} == {"pydantic", "httpx"}
+    assert {r.split("==")[0] for r in reqs} == {"pydantic", "httpx", "opentelemetry-api", "boto3", "botocore"}
+    assert {r.split("==")[0] for r in package.requirements(include_boto3=False)} == {"pydantic", "httpx", "opentelemetry-api"}
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 import httpx
@@ -44,6 +44,9 @@ from .lambdas import Invocation, LambdaDispatcher
 from .schedules import ScheduleRunner
 from .ttl import DEFAULT_SWEEP_SECONDS, TtlSweeper
 
+if TYPE_CHECKING:
+    from sim.tracing import SpanRecorder
+
 DEFAULT_TOKEN = "tenant-sim.atlasv1.embedded-token"
 
 
@@ -60,6 +63,8 @@ class EmbeddedConfig:
     stall_seconds: float = 60.0
     #: Simulated seconds between two DynamoDB TTL sweeps (AWS deletes expired items "within a few days").
     ttl_sweep_seconds: float = DEFAULT_SWEEP_SECONDS
+    #: Record the control plane's spans (``env.spans``), on the simulated clock.
+    tracing: bool = False
 
 
 @contextlib.contextmanager
@@ -102,6 +107,8 @@ class EmbeddedPlatform:
         #: The handlers' random source (the TFC client's jitter): seeded, one stream per
         #: container in the order containers are made, so a run is reproducible.
         self.random = backend.platform_random()
+        #: Where the handlers' spans go (None: OpenTelemetry's global provider, a no-op).
+        self.tracer_provider = backend.spans
 
     def client(self, service: str) -> Any:
         c = self._clients.get(service)
@@ -218,6 +225,12 @@ class EmbeddedBackend(BackendBase):
         self.alarms: AlarmEvaluator | None = None
         #: What the alarms' resources and notifications draw moto's ids from (see _drawing_from).
         self._alarm_random = random.Random(f"{c.seed}:alarms")
+        #: The control plane's spans, when ``config.tracing`` (the simulated clock, seeded ids).
+        self.spans: SpanRecorder | None = None
+        if c.tracing:
+            from sim.tracing import SpanRecorder
+
+            self.spans = SpanRecorder(self.clock.now, c.seed)
 
     def _invoked(self, inv: Invocation) -> None:
         for listener in self.invocation_listeners:

@@ -53,7 +53,9 @@ DEFAULT_CACHE = ROOT / ".venv" / "lambda-build"
 #: The runtime the stack declares (``sim/stack/deploy.py``: ``Runtime="python3.11"``).
 LAMBDA_PYTHON = "3.11"
 #: What the handlers import from outside the standard library, by distribution.
-DIRECT_DEPENDENCIES = ("pydantic", "httpx")
+DIRECT_DEPENDENCIES = ("pydantic", "httpx", "opentelemetry-api")
+#: The top-level module of a distribution whose name is not its module's.
+MODULE_OF = {"opentelemetry-api": "opentelemetry"}
 SDK = ("boto3", "botocore")
 #: Zip entries are stamped with this date so that the same inputs give the same bytes.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -197,7 +199,7 @@ def build_zip(
     files = source_files()
     third_party = check_isolation(files)
     reqs = requirements(include_boto3)
-    wanted = {r.split("==")[0].replace("-", "_") for r in reqs}
+    wanted = {MODULE_OF.get(d, d).replace("-", "_") for d in (r.split("==")[0] for r in reqs)}
     provided = {"boto3", "botocore"} if not include_boto3 else set()
     missing = sorted(m for m in third_party if m not in wanted and m not in provided)
     if missing:
