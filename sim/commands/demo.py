@@ -26,6 +26,7 @@ from sim.scenarios.player import ScenarioResult
 from sim.scenarios.trace import AlarmRecord, ApiRecord, DlqRecord, FlowDlqRecord, LambdaRecord, Record, StatusRecord
 
 DEFAULT_REPORT = "reports/demo.html"
+DEFAULT_OTLP = "reports/demo.otlp.json"
 
 
 def _t(t: float) -> str:
@@ -86,6 +87,7 @@ class LiveLines:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", default=DEFAULT_REPORT, metavar="FILE", help=f"where to write the HTML report (default {DEFAULT_REPORT})")
+    p.add_argument("--otlp", default=DEFAULT_OTLP, metavar="FILE", help=f"where to write the control plane's spans as OTLP/JSON (default {DEFAULT_OTLP})")
 
 
 def run(args: argparse.Namespace | None = None) -> int:
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace | None = None) -> int:
     text = resources.files("sim.commands").joinpath("demo.yaml").read_text(encoding="utf-8")
     scenario = parse_scenario(text, "sim/commands/demo.yaml")
     console.rule("[bold]tenant-sim[/bold]: the tenant lifecycle on the embedded backend")
-    run = ScenarioRun(scenario, scenario.seed)
+    run = ScenarioRun(scenario, scenario.seed, tracing=True)
     run.trace.listeners.append(LiveLines(console))
     try:
         run.open()
@@ -114,13 +116,19 @@ def run(args: argparse.Namespace | None = None) -> int:
         token = env.config.tfc_token
     finally:
         run.stage.stop()
-    result = ScenarioResult(scenario, scenario.seed, "sim/commands/demo.yaml", text, run.trace, obs, failures, violations)
+    result = ScenarioResult(scenario, scenario.seed, "sim/commands/demo.yaml", text, run.trace, obs, failures, violations, env.spans)
     _table(console, result)
     sim_days = (scenario.steps[-1].at + scenario.settings.run_for) / 86400
     console.print(f"{sim_days:.1f} simulated days in {time.perf_counter() - wall:.2f}s real; {counts}")
     path = (args.report if args is not None else None) or DEFAULT_REPORT
     out = write_report(path, result_report(result, secrets=(token,)))
     console.print(f"report: [bold]{out.resolve()}[/bold] (open it in a browser)", highlight=False, soft_wrap=True)
+    if result.spans is not None:
+        from sim.tracing import write_otlp
+
+        otlp = write_otlp(result.spans, (args.otlp if args is not None else None) or DEFAULT_OTLP)
+        traces = len({s.trace_id for s in result.spans.finished()})
+        console.print(f"spans: {otlp.resolve()} ({len(result.spans.finished())} spans in {traces} traces, OTLP/JSON, simulated time)", highlight=False, soft_wrap=True)
     if not result.passed:
         console.print(result.report, markup=False, highlight=False)
         console.print("[red]not every tenant ended as expected[/red]")
