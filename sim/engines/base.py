@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import urlencode
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .iam_auth import ANONYMOUS, DEFAULT_PRINCIPAL, Caller, SignedRequest, authorize, sign_call
+from .iam_auth import ANONYMOUS, DEFAULT_PRINCIPAL, Caller, SignedRequest, authorize, query_string, sign_call
 from .gateway import MAX_PAYLOAD_BYTES, ApiResponse, payload_too_large, proxy_event, proxy_response
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ class BackendBase(TenantReads):
             assert principal is not None
             sent = sign_call(self.stack, principal, method, path, query, sent, raw)
             event = proxy_event(method, path, body, query, headers=sent)
-        outcome = authorize(self.stack, SignedRequest(method, path, urlencode(query or {}), sent, raw))
+        outcome = authorize(self.stack, SignedRequest(method, path, query_string(query), sent, raw))
         if not isinstance(outcome, Caller):
             return outcome.response()
         return self.invoke_api(event)

@@ -105,7 +105,7 @@ def _signature(req: SignedRequest, signed: list[str], host: str, secret: str, ac
         import hashlib
 
         headers["x-amz-content-sha256"] = hashlib.sha256(req.body).hexdigest()
-    url = f"http://{host}{req.path}" + (f"?{req.query}" if req.query else "")
+    url = f"http://{host}{_text(req.path)}" + (f"?{_text(req.query)}" if req.query else "")
     aws = AWSRequest(method=req.method.upper(), url=url, headers=headers, data=req.body)
     aws.context["timestamp"] = amz_date
     auth = SigV4Auth(Credentials(access_key, secret), SERVICE, region)
@@ -142,8 +142,23 @@ def sign_call(
     stack: Stack, principal: str, method: str, path: str, query: Mapping[str, str] | None, headers: Mapping[str, str], body: bytes
 ) -> dict[str, str]:
     """``headers`` plus the signature of an in-process call as the stack's ``principal``."""
-    url = f"https://{api_host(stack)}{path}" + (f"?{urlencode(query)}" if query else "")
+    url = f"https://{api_host(stack)}{_text(path)}" + (f"?{query_string(query)}" if query else "")
     return {**headers, **sign(stack.principal(principal), stack.region, method, url, headers, body)}
+
+
+def query_string(query: Mapping[str, str] | None) -> str:
+    """An in-process call's query as it would be sent (a lone surrogate percent-encoded as-is)."""
+    return urlencode(query or {}, errors="surrogatepass")
+
+
+def _text(s: str) -> str:
+    """``s`` as botocore can quote it: in-process calls may carry lone surrogates (bad-input
+    tests), which no HTTP request can; they are signed and checked as U+FFFD alike."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 _PARAM = re.compile(r"(\w+)=([^,\s]*)")
