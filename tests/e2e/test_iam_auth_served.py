@@ -5,6 +5,7 @@ and ``--auth none`` serving the original, unsigned design."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -95,3 +96,27 @@ def test_auth_none_serves_the_original_unsigned_api(sim_up):
     with httpx.Client(timeout=30) as http:
         assert http.post(f"{api}/tenants", json={"tenant_code": "acme", **CREATE}).status_code == 202
         assert http.get(f"{api}/tenants/acme").json()["status"] == "creating"
+
+
+def test_curl_aws_sigv4_as_the_readme_shows_it(sim_up):
+    """The README's curl examples: ``--aws-sigv4 "aws:amz:us-east-1:execute-api" --user KEY:SECRET``."""
+    import shutil
+
+    if shutil.which("curl") is None:
+        pytest.skip("no curl on this machine")
+    api = sim_up["api"]
+
+    def curl(*args: str, who=OPERATOR) -> tuple[int, dict]:
+        done = subprocess.run(
+            ["curl", "-s", "-w", "\n%{http_code}", "--aws-sigv4", "aws:amz:us-east-1:execute-api",
+             "--user", f"{who.access_key_id}:{who.secret_access_key}", *args],
+            capture_output=True, text=True, timeout=30,
+        )
+        body, _, code = done.stdout.rpartition("\n")
+        return int(code), json.loads(body)
+
+    body = '{"tenant_code":"acme","variables":{"tier":"gold"},"decommission_date":"2099-01-01"}'
+    assert curl("-X", "POST", f"{api}/tenants", "-d", body)[0] == 202
+    assert curl(f"{api}/tenants/acme", who=READER) == (200, curl(f"{api}/tenants/acme")[1])
+    code, refused = curl(f"{api}/tenants/acme/secrets", who=READER)
+    assert code == 403 and refused["message"].endswith("with an explicit deny")
