@@ -13,6 +13,7 @@ in-process helpers sign with. Secret keys are never logged nor put in a message.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import re
@@ -102,8 +103,6 @@ def _signature(req: SignedRequest, signed: list[str], host: str, secret: str, ac
     if "x-amz-content-sha256" in headers:
         # botocore trusts this header as the payload's hash; recompute it from the bytes
         # received so that a tampered body cannot ride on the original hash.
-        import hashlib
-
         headers["x-amz-content-sha256"] = hashlib.sha256(req.body).hexdigest()
     url = f"http://{host}{_text(req.path)}" + (f"?{_text(req.query)}" if req.query else "")
     aws = AWSRequest(method=req.method.upper(), url=url, headers=headers, data=req.body)
@@ -179,7 +178,7 @@ def verify(stack: Stack, req: SignedRequest, now: Callable[[], float] = time.tim
     scope = params["Credential"].split("/")
     amz_date = req.header("x-amz-date") or ""
     if len(scope) != 5 or scope[4] != "aws4_request":
-        return Denied(f"Credential should be scoped to a valid region. ", "IncompleteSignatureException")
+        return Denied("Credential should be scoped to a valid region. ", "IncompleteSignatureException")
     key_id, day, region, service, _ = scope
     try:
         signed_at = datetime.strptime(amz_date, AMZ_DATE).replace(tzinfo=timezone.utc)
