@@ -17,6 +17,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--wait-seconds", type=int, default=DEFAULT_WAIT_SECONDS, help=f"the state machine's Wait (default {DEFAULT_WAIT_SECONDS})")
     p.add_argument("--poll-budget", type=int, default=DEFAULT_POLL_BUDGET)
+    p.add_argument(
+        "--auth", choices=["iam", "none"], default="iam",
+        help="the REST API's method authorization: iam (AWS_IAM: SigV4-signed requests, the stack's resource policy; the default) or none (the original design: unsigned)",
+    )
     p.add_argument("--tfc-rate-limit", action="store_true", help="enforce TFC's 30 requests/second per token")
     up_remote.add_arguments(p)  # --backend and the real engines' options
     up_embedded.add_arguments(p)  # the console and the clock's options

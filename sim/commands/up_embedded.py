@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with EmbeddedBackend(config) as env:
             live = LiveRun(env, time_scale=args.time_scale, paused=args.virtual_clock)
-            tfc_app, api_app = control_app(live, env.tfc_app), rest_api_app(env, live.api_seen)
+            tfc_app, api_app = control_app(live, env.tfc_app), rest_api_app(env, live.api_seen, auth=args.auth)
             with serve(env, aws_port=args.aws_port, api_port=args.api_port, tfc_port=args.tfc_port, tfc_app=tfc_app, api_app=api_app) as ep:
                 live.endpoints = {"aws": ep.aws, "api": ep.api, "tfc": ep.tfc, "control": f"{ep.tfc}/_sim"}
                 live.start()
@@ -125,15 +125,22 @@ def _announce(console: Console, args: argparse.Namespace, env: Any, ep: Any) -> 
     clock = "paused (--virtual-clock): POST /_sim/clock/advance or /resume" if args.virtual_clock else f"{args.time_scale:g} simulated s per real s"
     if args.log_format == "json":
         print(json.dumps({"kind": "up", "aws": ep.aws, "api": ep.api, "tfc": ep.tfc, "control": f"{ep.tfc}/_sim", "paused": args.virtual_clock,
-                          "time_scale": args.time_scale, "region": env.stack.region}), flush=True)
+                          "time_scale": args.time_scale, "region": env.stack.region, "auth": args.auth}), flush=True)
         return
     console.print("[bold]tenant-sim is up[/bold] (embedded backend; Ctrl-C stops it)")
     console.print(f"  AWS endpoint      {ep.aws}   (region {env.stack.region}, any credentials)")
-    console.print(f"  control plane API {ep.api}/tenants")
+    console.print(f"  control plane API {ep.api}/tenants   ({_auth_line(args, env)})")
     console.print(f"  fake TFC          {ep.tfc}/api/v2   organization {env.config.tfc_organization}; token: the secret {env.stack.secret}")
     console.print(f"  control API       {ep.tfc}/_sim/   (clock, faults, report: {ep.tfc}/_sim/report)")
     console.print(f"  clock             {clock}")
     console.print(f"  state machines    {', '.join(f.state_machine for f in env.stack.flows)}")
+
+
+def _auth_line(args: argparse.Namespace, env: Any) -> str:
+    if args.auth == "none":
+        return "auth none: unsigned requests"
+    keys = ", ".join(f"{p.role} {p.access_key_id}" for p in env.stack.principals)
+    return f"auth iam: SigV4, service execute-api, region {env.stack.region}; keys {keys} (secrets: README)"
 
 
 def _watch(console: Console, args: argparse.Namespace, live: Any, stop: threading.Event) -> None:

@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         env.stop()
         return 1
     try:
-        with serve_in_thread(rest_api_app(env), LOOPBACK, args.api_port) as api_url:
+        with serve_in_thread(rest_api_app(env, auth=getattr(args, "auth", None)), LOOPBACK, args.api_port) as api_url:
             assert env.stack is not None
             console.print(f"[bold]tenant-sim is up[/bold] ({args.backend} backend; Ctrl-C stops it)")
             console.print(f"  AWS endpoint      {env.endpoint_url}   (region {env.stack.region}, account {env.stack.account})")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .iam_auth import ANONYMOUS, DEFAULT_PRINCIPAL, Caller, SignedRequest, authorize, query_string, sign_call
 from .gateway import MAX_PAYLOAD_BYTES, ApiResponse, payload_too_large, proxy_event, proxy_response
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ class Backend(Protocol):
     def __exit__(self, *exc: object) -> None: ...
     def client(self, service: str) -> Any: ...
     def api(
-        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+        *, principal: str | None = DEFAULT_PRINCIPAL,
     ) -> ApiResponse: ...
     def invoke_api(self, event: dict[str, Any]) -> ApiResponse: ...
     def tenant(self, code: str) -> dict[str, Any] | None: ...
@@ -56,7 +58,8 @@ class TenantReads:
     """A tenant's row and status, read through the REST API (whatever carries the calls)."""
 
     def api(
-        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+        *, principal: str | None = DEFAULT_PRINCIPAL,
     ) -> ApiResponse:
         raise NotImplementedError
 
@@ -80,11 +83,26 @@ class BackendBase(TenantReads):
         raise NotImplementedError
 
     def api(
-        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+        *, principal: str | None = DEFAULT_PRINCIPAL,
     ) -> ApiResponse:
         """Call the control plane's REST API as API Gateway's proxy integration does: the
-        request becomes a proxy event for the API function."""
-        return self.invoke_api(proxy_event(method, path, body, query, headers=headers))
+        request becomes a proxy event for the API function. When the stack's auth is
+        ``iam`` the call is signed as ``principal`` (a role of the stack's credentials table;
+        ``None`` or ``"anonymous"``: unsigned) and API Gateway's AWS_IAM check runs first."""
+        event = proxy_event(method, path, body, query, headers=headers)
+        if self.stack.auth != "iam":
+            return self.invoke_api(event)
+        raw = (event["body"] or "").encode("utf-8", "surrogatepass")
+        sent: dict[str, str] = dict(event["headers"])
+        if principal not in (None, ANONYMOUS):
+            assert principal is not None
+            sent = sign_call(self.stack, principal, method, path, query, sent, raw)
+            event = proxy_event(method, path, body, query, headers=sent)
+        outcome = authorize(self.stack, SignedRequest(method, path, query_string(query), sent, raw))
+        if not isinstance(outcome, Caller):
+            return outcome.response()
+        return self.invoke_api(event)
 
     def invoke_api(self, event: dict[str, Any]) -> ApiResponse:
         body = event.get("body") or ""

@@ -124,6 +124,11 @@ class RawRequest(_Strict):
     #: Request headers, e.g. ``Idempotency-Key`` (Content-Type is always application/json).
     headers: dict[str, str] | None = None
     expect_status: int | None = None
+    #: Who signs the request (the REST API's method auth is AWS_IAM): ``operator`` (the
+    #: default), ``reader``, or ``anonymous`` (unsigned).
+    as_: Literal["operator", "reader", "anonymous"] | None = Field(default=None, alias="as")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
 
 
 class LambdaFaultSpec(_Strict):

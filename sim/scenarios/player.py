@@ -199,8 +199,10 @@ class Player:
     def _record(self, record: Record) -> None:
         self.trace.add(self.stage.now(), record)
 
-    def _api(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> ApiResponse:
-        resp = self.backend.api(method, path, body, headers=headers)
+    def _api(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, principal: str | None = "operator"
+    ) -> ApiResponse:
+        resp = self.backend.api(method, path, body, headers=headers, principal=principal)
         self._record(ApiRecord.of(method, path, resp.status, resp.body, resp.headers))
         return resp
 
@@ -223,7 +225,7 @@ class Player:
             return self._api("GET", f"/tenants/{step.get}")
         if step.request is not None:
             r = step.request
-            return self._api(r.method, r.path, r.body, r.headers)
+            return self._api(r.method, r.path, r.body, r.headers, r.as_ or "operator")
         if step.tfc is not None:
             for code, behaviour in step.tfc.items():
                 b.fake.set_script(self.stage.script(code, behaviour))

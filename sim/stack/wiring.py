@@ -82,6 +82,23 @@ class MetricAlarm:
 
 
 @dataclass(frozen=True)
+class Principal:
+    """A caller the REST API knows (method-level auth ``AWS_IAM``): a role and the fixed test
+    access key that signs as it. The secret is for tests and local use only; it is never
+    exported nor logged."""
+
+    role: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+
+#: The built-in principals: operators may do everything, readers may only read tenants
+#: (never the sensitive outputs). Fixed test keys, documented in the README.
+OPERATOR = Principal("operator", "AKIAOPERATOREXAMPLE1", "operator-secret-key-for-local-tests-only")
+READER = Principal("reader", "AKIAREADEREXAMPLE001", "reader-secret-key-for-local-tests-only")
+
+
+@dataclass(frozen=True)
 class FlowSpec:
     """One action's wiring: bus, rule, target, state machine."""
 
@@ -133,6 +150,12 @@ class Stack:
     alarm_period: int = DEFAULT_ALARM_PERIOD
     schedule: str = "cron(0 3 * * ? *)"  # daily at 03:00 UTC
     reconcile_schedule: str = "rate(6 hours)"
+    #: The REST API's method-level auth: ``iam`` (AWS_IAM: SigV4 and the resource policy,
+    #: checked by the simulator's API Gateway layer) or ``none`` (the original design).
+    auth: str = "iam"
+    api_id: str = "tenantsim1"
+    stage: str = "local"
+    principals: tuple[Principal, ...] = (OPERATOR, READER)
     functions: tuple[FunctionSpec, ...] = field(
         default_factory=lambda: (
             FunctionSpec("api", f"{HANDLERS}.api"),
@@ -290,6 +313,44 @@ class Stack:
     def role_arn(self, name: str) -> str:
         return f"arn:aws:iam::{self.account}:role/{name}"
 
+    # ------------------------------------------------------------- REST API auth
+    def principal(self, role: str) -> Principal:
+        for p in self.principals:
+            if p.role == role:
+                return p
+        raise KeyError(f"no principal {role!r}; the stack has {', '.join(p.role for p in self.principals)}")
+
+    def principal_by_key(self, access_key_id: str) -> Principal | None:
+        return next((p for p in self.principals if p.access_key_id == access_key_id), None)
+
+    def principal_role_arn(self, p: Principal) -> str:
+        return self.role_arn(f"{self.prefix}-{p.role}")
+
+    def caller_arn(self, p: Principal) -> str:
+        """The session a principal's key signs as (what API Gateway names in a refusal)."""
+        return f"arn:aws:sts::{self.account}:assumed-role/{self.prefix}-{p.role}/{p.role}"
+
+    def method_arn(self, method: str, path: str) -> str:
+        """``arn:aws:execute-api:{region}:{account}:{api-id}/{stage}/{METHOD}/{path}``."""
+        return self.arn("execute-api", f"{self.api_id}/{self.stage}/{method.upper()}/{path.lstrip('/')}")
+
+    def resource_policy(self) -> dict[str, Any]:
+        """The REST API's resource policy: operators may invoke every method; readers only
+        ``GET /tenants`` and ``GET /tenants/*``, and never ``GET /tenants/*/secrets`` (the
+        sensitive outputs: an explicit Deny, since ``tenants/*`` matches it too)."""
+        operator, reader = (self.principal_role_arn(self.principal(r)) for r in ("operator", "reader"))
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "Operators", "Effect": "Allow", "Principal": {"AWS": operator}, "Action": "execute-api:Invoke",
+                 "Resource": self.method_arn("*", "*")},
+                {"Sid": "ReadersRead", "Effect": "Allow", "Principal": {"AWS": reader}, "Action": "execute-api:Invoke",
+                 "Resource": [self.method_arn("GET", "tenants"), self.method_arn("GET", "tenants/*")]},
+                {"Sid": "ReadersNoSecrets", "Effect": "Deny", "Principal": {"AWS": reader}, "Action": "execute-api:Invoke",
+                 "Resource": self.method_arn("GET", "tenants/*/secrets")},
+            ],
+        }
+
     # ------------------------------------------------------------- flows
     @property
     def flows(self) -> tuple[FlowSpec, ...]:
@@ -407,4 +468,13 @@ class Stack:
             "environment": self.environment(),
             "operators_topic": self.operators_topic,
             "alarms": [a.put_metric_alarm(self.operators_topic_arn()) for a in self.alarms],
+            "rest_api": {
+                "id": self.api_id,
+                "stage": self.stage,
+                "authorization": "AWS_IAM" if self.auth == "iam" else "NONE",
+                "resource_policy": self.resource_policy(),
+                "principals": [
+                    {"role": self.principal_role_arn(p), "access_key_id": p.access_key_id} for p in self.principals
+                ],
+            },
         }

@@ -5,6 +5,7 @@ the :class:`~sim.engines.gateway.ApiResponse` API Gateway would have answered, a
     api = TenantApi(env)
     api.create("acme", {"tier": "gold"})
     api.wait_for("acme", "ready")
+    api.as_principal("reader").get("acme")   # signed as the reader (None: unsigned)
 """
 
 from __future__ import annotations
@@ -24,30 +25,47 @@ FLOW_DEADLINE = 6 * 3600
 
 
 class TenantApi:
-    def __init__(self, env: Backend) -> None:
+    """Calls are signed as ``principal`` (a role of the stack's credentials table; the
+    operator by default) when the stack's auth is ``iam``; ``None`` sends them unsigned."""
+
+    def __init__(self, env: Backend, *, principal: str | None = "operator") -> None:
         self._env = env
+        self.principal = principal
+
+    def as_principal(self, principal: str | None) -> TenantApi:
+        """The same API, called as ``principal`` (``"reader"``; ``None``: unsigned)."""
+        return TenantApi(self._env, principal=principal)
+
+    def _call(
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> ApiResponse:
+        return self._env.api(method, path, body, query, headers, principal=self.principal)
 
     def create(
         self, code: str, variables: dict[str, str] | None = None, decommission_date: str = FAR_DECOMMISSION_DATE,
         *, idempotency_key: str | None = None,
     ) -> ApiResponse:
         body = {"tenant_code": code, "variables": variables or {}, "decommission_date": decommission_date}
-        return self._env.api("POST", "/tenants", body, headers=_key(idempotency_key))
+        return self._call("POST", "/tenants", body, headers=_key(idempotency_key))
 
     def get(self, code: str) -> ApiResponse:
-        return self._env.api("GET", f"/tenants/{code}")
+        return self._call("GET", f"/tenants/{code}")
 
     def update(self, code: str, *, idempotency_key: str | None = None, **fields: Any) -> ApiResponse:
         """``PATCH``: ``variables=`` and/or ``decommission_date=``."""
-        return self._env.api("PATCH", f"/tenants/{code}", fields, headers=_key(idempotency_key))
+        return self._call("PATCH", f"/tenants/{code}", fields, headers=_key(idempotency_key))
 
     def delete(self, code: str, *, idempotency_key: str | None = None) -> ApiResponse:
-        return self._env.api("DELETE", f"/tenants/{code}", headers=_key(idempotency_key))
+        return self._call("DELETE", f"/tenants/{code}", headers=_key(idempotency_key))
 
     def list(self, *, limit: int | None = None, cursor: str | None = None) -> ApiResponse:
         """One page; ``cursor`` is the previous page's ``next``."""
         query = {k: str(v) for k, v in (("limit", limit), ("next", cursor)) if v is not None}
-        return self._env.api("GET", "/tenants", query=query or None)
+        return self._call("GET", "/tenants", query=query or None)
+
+    def secrets(self, code: str) -> ApiResponse:
+        """``GET /tenants/{code}/secrets``: the sensitive outputs (operators only)."""
+        return self._call("GET", f"/tenants/{code}/secrets")
 
     def wait_for(self, code: str, status: TenantStatus | str, *, max_seconds: float = FLOW_DEADLINE) -> dict[str, Any]:
         """Drive the simulated clock until the tenant's status is ``status``; return its row.

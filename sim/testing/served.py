@@ -14,6 +14,7 @@ import httpx
 
 from sim.engines.base import TenantReads
 from sim.engines.gateway import ApiResponse
+from sim.engines.iam_auth import ANONYMOUS, DEFAULT_PRINCIPAL, httpx_auth
 
 #: Simulated seconds one control-API advance moves while waiting for a condition.
 STEP = 15.0
@@ -75,9 +76,14 @@ class ServedBackend(TenantReads):
         self.control.close()
 
     def api(
-        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+        *, principal: str | None = DEFAULT_PRINCIPAL,
     ) -> ApiResponse:
-        resp = self.http.request(method, path, content=None if body is None else json.dumps(body), params=query, headers=headers)
+        """Over HTTP, signed as ``principal`` of the served stack (``None``/``"anonymous"``: unsigned)."""
+        auth = None if principal in (None, ANONYMOUS) else httpx_auth(str(principal))
+        resp = self.http.request(
+            method, path, content=None if body is None else json.dumps(body), params=query, headers=headers, auth=auth,
+        )
         return ApiResponse(resp.status_code, resp.json() if resp.content else None, dict(resp.headers), resp.text)
 
     def run_until(self, predicate: Callable[[], bool], *, max_seconds: float) -> bool:

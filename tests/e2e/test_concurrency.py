@@ -21,6 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig
+from sim.engines.iam_auth import httpx_auth
 
 
 @pytest.fixture
@@ -139,7 +140,7 @@ def test_a_storm_of_concurrent_requests_on_few_tenants_loses_nothing_and_accepts
 
     def client(i: int) -> None:
         rng = random.Random(i)
-        with httpx.Client(base_url=ep.api, timeout=30) as http:
+        with httpx.Client(base_url=ep.api, timeout=30, auth=httpx_auth()) as http:
             for _ in range(REQUESTS_PER_CLIENT):
                 code = rng.choice(STRESS_CODES)
                 kind = rng.choice(["POST", "POST", "PATCH", "PATCH", "PATCH", "DELETE", "GET"])

@@ -19,6 +19,7 @@ from sim.controlplane.idempotency import HEADER, KEY_TTL_SECONDS, REPLAYED_HEADE
 from sim.controlplane.statuses import Action
 from sim.engines.embedded.environment import EmbeddedBackend
 from sim.engines.gateway import ApiResponse
+from sim.engines.iam_auth import httpx_auth
 from tests.e2e.conftest import settle
 from tests.e2e.test_concurrency import fast_switching, race, served, wait_for  # noqa: F401 - fixtures
 
@@ -226,7 +227,7 @@ def test_many_concurrent_requests_with_one_key_start_exactly_one_flow(served, fa
     env, ep = served
 
     def post(i: int) -> httpx.Response:
-        with httpx.Client(base_url=ep.api, timeout=30) as http:
+        with httpx.Client(base_url=ep.api, timeout=30, auth=httpx_auth()) as http:
             return http.post("/tenants", json=BODY, headers={"idempotency-key": "storm"})
 
     # The clock holds still during the storm: paced 600x, a loaded machine's tenth of a

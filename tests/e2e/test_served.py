@@ -16,6 +16,7 @@ from fake_tfc.server import free_port
 from sim.controlplane.statuses import Action
 from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig
 from sim.engines.embedded.serve import serve
+from sim.engines.iam_auth import httpx_auth
 
 
 def wait_for(predicate, *, timeout: float, interval: float = 0.05) -> bool:
@@ -43,7 +44,7 @@ def served():
 
 def test_curl_style_create_then_get_reaches_ready_with_outputs(served):
     env, ep, _ = served
-    with httpx.Client(base_url=ep.api, timeout=10) as http:
+    with httpx.Client(base_url=ep.api, timeout=10, auth=httpx_auth()) as http:
         resp = http.post("/tenants", json={"tenant_code": "acme", "variables": {"tier": "gold"}, "decommission_date": "2027-01-01"})
         assert resp.status_code == 202 and resp.json()["status"] == "creating"
         assert wait_for(lambda: http.get("/tenants/acme").json()["status"] == "ready", timeout=30)
@@ -86,7 +87,7 @@ def test_execution_history_at_the_aws_endpoint_shows_simulated_time(served):
     on the simulated clock, and its 120 s Wait spans 120 simulated seconds (at 2000x that
     is 60 ms of real time; the wall clock would show about that)."""
     env, ep, _ = served
-    with httpx.Client(base_url=ep.api, timeout=10) as http:
+    with httpx.Client(base_url=ep.api, timeout=10, auth=httpx_auth()) as http:
         http.post("/tenants", json={"tenant_code": "hist", "variables": {"tier": "gold"}, "decommission_date": "2027-01-01"})
         assert wait_for(lambda: http.get("/tenants/hist").json()["status"] == "ready", timeout=30)
     started = next(d for d in env.deliveries if d.outcome == "started")
@@ -113,10 +114,10 @@ def test_a_moto_reset_on_the_aws_endpoint_is_announced_and_the_api_answers_502_j
     try:
         with serve(env, aws_port=free_port(), api_port=free_port(), tfc_port=free_port(), notify=notices.append) as ep:
             with httpx.Client(timeout=10) as http:
-                assert http.get(f"{ep.api}/tenants").status_code == 200
+                assert http.get(f"{ep.api}/tenants", auth=httpx_auth()).status_code == 200
                 assert http.post(f"{ep.aws}/moto-api/reset").status_code == 200
                 assert len(notices) == 1 and "WIPED" in notices[0] and "/moto-api/reset" in notices[0], f"the reset was not announced: {notices}"
-                after = http.get(f"{ep.api}/tenants")
+                after = http.get(f"{ep.api}/tenants", auth=httpx_auth())
                 assert after.status_code == 502, f"answered {after.status_code} {after.text[:80]!r}, not API Gateway's 502"
                 assert after.json() == {"message": "Internal server error"}
                 assert after.headers["content-type"].startswith("application/json")

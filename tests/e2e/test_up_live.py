@@ -24,6 +24,7 @@ from sim.engines.embedded.serve import serve
 from sim.engines.rest_api import rest_api_app
 from sim.live.control import control_app
 from sim.live.run import LiveRun
+from sim.engines.iam_auth import httpx_auth
 
 CREATE = {"variables": {"tier": "gold"}, "decommission_date": "2027-01-01"}
 
@@ -48,7 +49,7 @@ def up() -> Iterator[tuple[LiveRun, httpx.Client, httpx.Client]]:
         apps = {"tfc_app": control_app(live, env.tfc_app), "api_app": rest_api_app(env, live.api_seen)}
         with serve(env, aws_port=free_port(), api_port=free_port(), tfc_port=free_port(), **apps) as ep:
             live.start()
-            with httpx.Client(base_url=ep.api, timeout=30) as api, httpx.Client(base_url=ep.tfc, timeout=60) as control:
+            with httpx.Client(base_url=ep.api, timeout=30, auth=httpx_auth()) as api, httpx.Client(base_url=ep.tfc, timeout=60) as control:
                 yield live, api, control
     finally:
         env.stop()
@@ -172,7 +173,7 @@ def test_json_lines_for_scripts_and_a_signal_stops_every_server(signum):
         lines = _lines(proc)
         up_line = _next_json(lines, "up")
         with httpx.Client(timeout=30) as http:
-            assert http.post(f"{up_line['api']}/tenants", json={"tenant_code": "acme", **CREATE}).status_code == 202
+            assert http.post(f"{up_line['api']}/tenants", json={"tenant_code": "acme", **CREATE}, auth=httpx_auth()).status_code == 202
             assert _next_json(lines, "api")["text"] == "POST /tenants (acme) -> 202 creating"
             http.post(f"{up_line['control']}/clock/advance", json={"seconds": 600})
             assert _next_json(lines, "flow_end")["status"] == "ready"

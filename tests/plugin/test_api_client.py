@@ -70,3 +70,20 @@ def test_the_clock_is_frozen_unless_driven(sim_clock, sim_api):
     assert sim_clock.now() == before
     sim_clock.advance(60)
     assert sim_clock.now() == before + 60
+
+
+def test_sim_api_signs_as_the_operator_and_can_call_as_the_reader_or_unsigned(sim_api):
+    """The stack's method auth is AWS_IAM: ``sim_api`` signs as the operator by default;
+    ``as_principal`` calls as the reader (who may only read, never the secrets) or unsigned."""
+    assert sim_api.create("acme", {"tier": "gold"}).status == 202
+    reader = sim_api.as_principal("reader")
+    assert reader.get("acme").body["status"] == "creating"
+    assert reader.list().status == 200
+    refused = reader.create("globex")
+    assert refused.status == 403 and "assumed-role/tenant-sim-reader/reader is not authorized" in refused.body["message"]
+    assert reader.delete("acme").status == 403
+    sim_api.wait_for("acme", "ready")
+    assert reader.secrets("acme").status == 403
+    assert sim_api.secrets("acme").status == 200
+    assert sim_api.as_principal(None).get("acme").body == {"message": "Missing Authentication Token"}
+    assert sim_api.get("globex").status == 404  # the reader's refused create changed nothing
