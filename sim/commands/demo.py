@@ -1,6 +1,7 @@
 """``make sim``: the whole tenant lifecycle on the embedded backend, for people to watch.
 
-Tenants are created (one create retried with its Idempotency-Key and replayed), updated,
+Tenants are created (one create retried with its Idempotency-Key and replayed; an unsigned
+call and a reader's delete refused by the API's AWS_IAM authorization), updated,
 fail, are retried, exhaust a poll budget, lose an event to the DLQ, are deleted, and one is
 decommissioned thirty simulated days later; the failures fire the stack's alarms. Every
 hop is a real AWS API call on the embedded backend; simulated time costs nothing.
@@ -67,7 +68,7 @@ class LiveLines:
     def _line(r: Record) -> str | None:
         at = f"  [dim]{_t(r.t)}[/dim]  "
         if isinstance(r, ApiRecord):
-            answer = r.body.get("status") or r.body.get("error") or ""
+            answer = r.body.get("status") or r.body.get("error") or r.body.get("message") or ""
             who = f" ({r.tenant_code})" if r.method == "POST" and r.tenant_code else ""
             replayed = " [magenta](Idempotent-Replayed: the first answer again)[/magenta]" if r.replayed else ""
             return f"{at}[cyan]{r.method} {r.path}{who}[/cyan] -> {r.status} {answer}{replayed}"

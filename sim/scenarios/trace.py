@@ -56,7 +56,7 @@ class ApiRecord(Record):
     """A REST API call a scenario step made, with the response fields that matter."""
 
     kind: ClassVar[str] = "api"
-    KEPT: ClassVar[tuple[str, ...]] = ("tenant_code", "status", "request_id", "decommission_date", "error", "field")
+    KEPT: ClassVar[tuple[str, ...]] = ("tenant_code", "status", "request_id", "decommission_date", "error", "field", "message")
     method: str
     path: str
     status: int

@@ -24,6 +24,7 @@ def test_the_demo_passes_and_writes_its_report(tmp_path, capsys):
     assert "tenant-sim.atlasv1" not in html  # the TFC token
     # The idempotent retry replayed, the alarms fired and cleared, the spans written.
     assert "Idempotent-Replayed" in out
+    assert "PATCH /tenants/acme -> 403 Missing Authentication Token" in out
     assert "alarm tenant-sim-failed-flows: OK -> ALARM" in out and "alarm tenant-sim-failed-flows: ALARM -> OK" in out
     assert "alarm tenant-sim-events-dlq-messages: OK -> ALARM" in out
     spans = [s for rs in json.loads(otlp.read_text())["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
