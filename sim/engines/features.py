@@ -96,6 +96,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature("tfc_faults", "fault rules on the fake TFC (ours on every engine)", T, T, U, U),
     Feature("idempotency_keys", "`Idempotency-Key`: a retry replayed, a different request 422, one flow", T, T, U),
     Feature("secrets", "sensitive variables and outputs kept in Secrets Manager, shown redacted, revealed apart", T, T, U),
+    Feature("iam_auth", "REST API `AWS_IAM` per method: SigV4, the stack's resource policy (our API Gateway layer)", T, T, U),
+    Feature(
+        "tracing", "OpenTelemetry spans, one trace from the API request to TFC (`--otlp`)", t("simulated time, seeded ids"),
+        n("the Lambdas run in MiniStack's processes: their spans are not collected"),
+        n("the Lambdas run in LocalStack's processes: their spans are not collected"),
+    ),
     Feature(
         "alarms", "CloudWatch metric alarms evaluated, notifications to SNS", t("simulated clock, `alarms.py`"),
         n("alarms deployed; their states are not observed by the remote scenario stage"),

@@ -59,3 +59,13 @@ def test_sensitive_values_are_kept_in_secrets_manager_and_shown_redacted(env: Re
     assert revealed.status == 200 and str(revealed.body["outputs"]["admin_password"]).startswith("pw-")
     stored = json.dumps(env.client("dynamodb").scan(TableName=env.stack.table)["Items"])
     assert DB_PASSWORD not in stored and revealed.body["outputs"]["admin_password"] not in stored
+
+
+def test_the_api_is_authorized_per_method_before_the_function(env: RemoteBackend) -> None:
+    """Our API Gateway layer checks SigV4 and the stack's resource policy on this engine too."""
+    unsigned = env.api("POST", "/tenants", {"tenant_code": "nobody", "decommission_date": "2099-01-01"}, principal=None)
+    assert unsigned.status == 403 and unsigned.body["message"] == "Missing Authentication Token"
+    assert env.api("DELETE", "/tenants/keyed", principal="reader").status == 403
+    assert env.api("GET", "/tenants/nobody", principal="reader").status == 404  # a reader may read
+    assert env.api("GET", "/tenants/nobody").status == 404
+    assert _executions_about(env, Action.CREATE, "nobody") == 0
