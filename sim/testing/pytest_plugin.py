@@ -3,12 +3,15 @@
 
 Fixtures: ``tenant_sim`` (the running backend, one per test), ``sim_api``
 (:class:`~sim.testing.api_client.TenantApi`), ``sim_tfc`` (the fake TFC) and ``sim_clock`` (the
-simulated clock). Options: ``--sim-backend``, ``--sim-seed``.
+simulated clock). Options: ``--sim-backend``, ``--sim-seed``, ``--sim-otlp`` (each test's
+spans as OTLP/JSON), ``--sim-connect``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -29,6 +32,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tenant-sim")
     group.addoption("--sim-backend", choices=NAMES, default="embedded", help="where the tenant_sim fixture runs the control plane (default: embedded)")
     group.addoption("--sim-seed", type=int, default=0, help="seed of the simulated environment and of scenario runs (default: 0)")
+    group.addoption(
+        "--sim-otlp", default=None, metavar="DIR",
+        help="record the control plane's spans (embedded backend) and write each test's as DIR/<test>.otlp.json (OTLP/JSON, simulated time)",
+    )
     group.addoption(
         "--sim-connect", default=None, metavar="URL",
         help="use a running `python -m sim up` (its control API, e.g. http://127.0.0.1:8484/_sim) instead of starting a backend per test",
@@ -53,8 +60,25 @@ def tenant_sim(request: pytest.FixtureRequest) -> Iterator[Backend]:
         with ServedBackend(url) as served:
             yield served  # type: ignore[misc]  # the Backend protocol's calls a test makes
         return
-    with engine(request.config.getoption("sim_backend")).create(request.config.getoption("sim_seed")) as env:
+    otlp = request.config.getoption("sim_otlp")
+    backend, seed = request.config.getoption("sim_backend"), request.config.getoption("sim_seed")
+    if otlp and backend != "embedded":
+        pytest.fail(f"--sim-otlp records the embedded backend's spans only, not {backend}'s (its Lambdas run in the engine's processes)", pytrace=False)
+    if otlp:
+        from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig
+
+        env: Backend = EmbeddedBackend(EmbeddedConfig(seed=seed, tracing=True))
+    else:
+        env = engine(backend).create(seed)
+    with env:
         yield env
+    spans = getattr(env, "spans", None)
+    if otlp and spans is not None:
+        from sim.tracing import write_otlp
+
+        out = Path(otlp)
+        out.mkdir(parents=True, exist_ok=True)
+        write_otlp(spans, out / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', request.node.nodeid)}.otlp.json")
 
 
 @pytest.fixture

@@ -70,6 +70,31 @@ def test_the_backend_is_stopped_after_a_failing_test(inner):
     inner.runpytest().assert_outcomes(passed=1, failed=1)
 
 
+def test_sim_otlp_writes_each_tests_spans_as_otlp_json(inner):
+    inner.makepyfile(
+        """
+        def test_create(sim_api):
+            sim_api.create("acme")
+            assert sim_api.wait_for("acme", "ready")["status"] == "ready"
+        """
+    )
+    inner.runpytest("--sim-otlp", "spans").assert_outcomes(passed=1)
+    [written] = list((inner.path / "spans").glob("*.otlp.json"))
+    assert "test_create" in written.name
+    import json
+
+    spans = [s for rs in json.loads(written.read_text())["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
+    assert {"Trigger", "Check", "Finalize"} <= {s["name"] for s in spans}
+    assert len({s["traceId"] for s in spans if s["name"] in ("Trigger", "Finalize")}) == 1  # one create, one trace
+
+
+def test_sim_otlp_on_another_backend_fails_saying_why(inner):
+    inner.makepyfile("def test_x(tenant_sim): pass")
+    result = inner.runpytest("--sim-otlp", "spans", "--sim-backend", "localstack")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*--sim-otlp records the embedded backend's spans only*"])
+
+
 # ------------------------------------------------------------------ scenario marker
 SCENARIO_TEST = """
 import pytest
