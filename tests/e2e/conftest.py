@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from sim.controlplane.statuses import TERMINAL
+from sim.controlplane.statuses import TERMINAL, Action
 from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig
 from tests.lifecycle_events import Lifecycle
 
@@ -38,3 +39,18 @@ def settle(env: EmbeddedBackend, code: str, max_seconds: float = FLOW_DEADLINE) 
     row = env.tenant(code)
     assert row is not None
     return row
+
+
+def audit_queues(env: EmbeddedBackend) -> dict[Action, str]:
+    """A second consumer on each bus (what SYSTEM.md calls "subscribe to a bus"): an SQS
+    queue per action receiving every event the API puts there; the queues' URLs."""
+    sqs, events = env.client("sqs"), env.client("events")
+    urls = {}
+    for action in Action:
+        bus = env.stack.flow(action).bus
+        url = sqs.create_queue(QueueName=f"audit-{action.value}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name=f"audit-{action.value}", EventBusName=bus, EventPattern=json.dumps({"source": ["tenant-sim.api"]}))
+        events.put_targets(Rule=f"audit-{action.value}", EventBusName=bus, Targets=[{"Id": "audit", "Arn": arn}])
+        urls[action] = url
+    return urls

@@ -11,7 +11,7 @@ from fake_tfc import Outcome, RunBehaviour, RunScript, RunStatus
 from sim.controlplane.statuses import Action
 from sim.engines.embedded.faults import LambdaFault, LambdaFaultKind
 
-from .conftest import FLOW_DEADLINE, create, settle
+from .conftest import FLOW_DEADLINE, audit_queues, create, settle
 
 
 def _executions(env, action: Action) -> list[dict]:
@@ -39,15 +39,8 @@ def test_create_answers_202_creating_and_writes_the_desired_state_first(env):
 def test_the_event_goes_on_the_bus_of_its_action(env):
     # A second consumer on each bus (what SYSTEM.md calls "subscribe to a bus") sees
     # exactly the events of that action.
-    sqs, events = env.client("sqs"), env.client("events")
-    seen = {}
-    for action in Action:
-        bus = env.stack.flow(action).bus
-        url = sqs.create_queue(QueueName=f"audit-{action.value}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name=f"audit-{action.value}", EventBusName=bus, EventPattern=json.dumps({"source": ["tenant-sim.api"]}))
-        events.put_targets(Rule=f"audit-{action.value}", EventBusName=bus, Targets=[{"Id": "audit", "Arn": arn}])
-        seen[action] = url
+    sqs = env.client("sqs")
+    seen = audit_queues(env)
     create(env, "acme")
     settle(env, "acme")
     env.api("PATCH", "/tenants/acme", {"variables": {"tier": "silver"}})

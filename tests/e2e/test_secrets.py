@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from fake_tfc.statuses import VariableCategory
 from sim.controlplane.statuses import Action
 
-from .conftest import settle
+from .conftest import audit_queues, settle
 
 DB_PASSWORD = "s3cr3t-db-password-0001"
 NEW_PASSWORD = "s3cr3t-db-password-0002"
@@ -59,16 +59,7 @@ def _everything_recorded(env, audit_urls: dict) -> str:
 @pytest.fixture
 def audit(env) -> dict:
     """A second consumer on each bus: what an audit log would keep of every event."""
-    sqs, events = env.client("sqs"), env.client("events")
-    urls = {}
-    for action in Action:
-        bus = env.stack.flow(action).bus
-        url = sqs.create_queue(QueueName=f"audit-{action.value}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name=f"audit-{action.value}", EventBusName=bus, EventPattern=json.dumps({"source": ["tenant-sim.api"]}))
-        events.put_targets(Rule=f"audit-{action.value}", EventBusName=bus, Targets=[{"Id": "audit", "Arn": arn}])
-        urls[action] = url
-    return urls
+    return audit_queues(env)
 
 
 def test_get_shows_sensitive_variables_and_outputs_redacted(env):
