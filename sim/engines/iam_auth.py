@@ -229,7 +229,8 @@ class Decision(Enum):
 def _matches(pattern: str, value: str, *, case: bool = True) -> bool:
     """IAM's wildcards: ``*`` any run of characters (``/`` included), ``?`` one character."""
     rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(rx, value, 0 if case else re.IGNORECASE) is not None
+    # DOTALL: IAM's wildcards match any character, a newline in a path included.
+    return re.fullmatch(rx, value, re.DOTALL if case else re.DOTALL | re.IGNORECASE) is not None
 
 
 def _as_list(v: Any) -> list[str]:

@@ -187,6 +187,14 @@ def test_wildcards_in_the_resource_as_iam_matches_them(pattern, allowed):
     assert (decision is Decision.ALLOW) is allowed
 
 
+def test_a_wildcard_matches_any_character_a_newline_included():
+    # A hostile path ("/tenants/alpha\n") is the function's to refuse (400), not the
+    # policy's: IAM's "*" matches any run of characters.
+    odd = ARN.rsplit("/", 1)[0] + "/alpha\n"
+    decision = evaluate(policy(st("Allow", "arn:aws:execute-api:us-east-1:123456789012:api1/*")), caller(), "execute-api:Invoke", odd, "123456789012")
+    assert decision is Decision.ALLOW
+
+
 def test_actions_match_case_insensitively_and_with_wildcards():
     for action in ("execute-api:*", "EXECUTE-API:invoke", "*"):
         assert evaluate(policy(st("Allow", ARN, action=action)), caller(), "execute-api:Invoke", ARN, "123456789012") is Decision.ALLOW
