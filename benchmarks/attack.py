@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -37,6 +37,7 @@ from sim.controlplane.statuses import Action
 from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig
 from sim.engines.embedded.faults import AwsCallFault, AwsFaultEffect, StartExecutionFault
 from sim.engines.embedded.serve import serve
+from sim.engines.iam_auth import DEFAULT_PRINCIPAL, HttpxSigV4, httpx_auth
 from sim.stack.wiring import Stack
 
 
@@ -120,6 +121,7 @@ def served_attacks(tallies: list[Tally]) -> None:
             _same_code_creates(ep.api, tallies, accepted)
             _patch_storms(ep.api, tallies, accepted)
             _bad_input(ep.api, tallies)
+            _unauthorized(ep.api, tallies)
             _fake_tfc(ep.tfc, env, tallies)
             seen: list[dict[str, Any]] = []
             ended = lambda: {e["request_id"] for e in events_of(env, queue, seen)}  # noqa: E731
@@ -135,7 +137,7 @@ def served_attacks(tallies: list[Tally]) -> None:
 def _same_code_creates(api: str, tallies: list[Tally], accepted: dict[str, Tally]) -> None:
     tally = Tally("50 simultaneous POST /tenants for one code, 11 rounds (served)")
     tallies.append(tally)
-    clients = [httpx.Client(base_url=api, timeout=60) for _ in range(50)]
+    clients = [httpx.Client(base_url=api, timeout=60, auth=httpx_auth()) for _ in range(50)]
     try:
         for r in range(11):
             body = {"tenant_code": f"same-{r}", "variables": {"tier": "gold"}, "decommission_date": "2099-01-01"}
@@ -158,7 +160,7 @@ def _same_code_creates(api: str, tallies: list[Tally], accepted: dict[str, Tally
 def _patch_storms(api: str, tallies: list[Tally], accepted: dict[str, Tally]) -> None:
     tally = Tally("PATCH storms: 20 concurrent PATCHes on a ready tenant, 5 tenants x 4 rounds (served)")
     tallies.append(tally)
-    clients = [httpx.Client(base_url=api, timeout=60) for _ in range(20)]
+    clients = [httpx.Client(base_url=api, timeout=60, auth=httpx_auth()) for _ in range(20)]
     try:
         codes = [f"storm-{i}" for i in range(5)]
         for code in codes:
@@ -201,7 +203,7 @@ BAD_LIMITS = ["5" * 5000, "²", "٣", "５"]
 def _bad_input(api: str, tallies: list[Tally]) -> None:
     tally = Tally("bad input to the REST API (surrogates, nesting, newlines, dates, limits, 12 MB)")
     tallies.append(tally)
-    with httpx.Client(base_url=api, timeout=60) as http:
+    with httpx.Client(base_url=api, timeout=60, auth=httpx_auth()) as http:
         for _, body in BAD_BODIES:
             r = http.post("/tenants", content=body)
             tally.answer(r.status_code)
@@ -210,6 +212,22 @@ def _bad_input(api: str, tallies: list[Tally]) -> None:
             r = http.get("/tenants", params={"limit": limit})
             tally.answer(r.status_code)
             tally.false += r.status_code < 400
+
+
+def _unauthorized(api: str, tallies: list[Tally]) -> None:
+    """Unsigned, wrongly signed and readers' writes: each refused (403) before the function."""
+    tally = Tally("unsigned, forged and readers' writes to the REST API (AWS_IAM, served)")
+    tallies.append(tally)
+    body = {"tenant_code": "intruder", "variables": {}, "decommission_date": "2099-01-01"}
+    forged = HttpxSigV4(replace(Stack().principal(DEFAULT_PRINCIPAL), secret_access_key="not-the-secret"), Stack().region)
+    attempts = [(None, "POST", "/tenants"), (forged, "POST", "/tenants"), (httpx_auth("reader"), "POST", "/tenants"),
+                (httpx_auth("reader"), "DELETE", "/tenants/intruder"), (httpx_auth("reader"), "GET", "/tenants/intruder/secrets")]
+    with httpx.Client(base_url=api, timeout=60) as http:
+        for auth, method, path in attempts:
+            r = http.request(method, path, json=body if method == "POST" else None, auth=auth or httpx.USE_CLIENT_DEFAULT)
+            tally.answer(r.status_code)
+            tally.false += r.status_code != 403
+        tally.false += http.get("/tenants/intruder", auth=httpx_auth()).status_code != 404  # nothing was created
 
 
 def _fake_tfc(tfc: str, env: EmbeddedBackend, tallies: list[Tally]) -> None:
@@ -241,7 +259,7 @@ def _moto_reset(ep: Any, tallies: list[Tally], notices: list[str]) -> None:
     tallies.append(tally)
     with httpx.Client(timeout=30) as http:
         tally.answer(http.post(f"{ep.aws}/moto-api/reset").status_code)
-        r = http.get(f"{ep.api}/tenants")
+        r = http.get(f"{ep.api}/tenants", auth=httpx_auth())
         tally.sent += 1  # a 502 JSON is the documented answer here, not counted as a 5xx defect
         ok = r.status_code == 502 and r.headers.get("content-type", "").startswith("application/json")
         tally.false += not ok or not notices
