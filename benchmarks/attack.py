@@ -134,6 +134,21 @@ def served_attacks(tallies: list[Tally]) -> None:
         env.stop()
 
 
+def _tally_burst(tally: Tally, answers: list[Any], accepted: dict[str, Tally]) -> None:
+    """Count a burst of simultaneous requests on one tenant: every answer (a client error as
+    599), each 202 remembered to be followed to its end, and every 202 beyond one as false."""
+    wins = 0
+    for a in answers:
+        if isinstance(a, Exception):
+            tally.answer(599)
+            continue
+        tally.answer(a.status_code)
+        if a.status_code == 202:
+            wins += 1
+            accepted[a.json()["request_id"]] = tally
+    tally.false += max(0, wins - 1)
+
+
 def _same_code_creates(api: str, tallies: list[Tally], accepted: dict[str, Tally]) -> None:
     tally = Tally("50 simultaneous POST /tenants for one code, 11 rounds (served)")
     tallies.append(tally)
@@ -141,17 +156,7 @@ def _same_code_creates(api: str, tallies: list[Tally], accepted: dict[str, Tally
     try:
         for r in range(11):
             body = {"tenant_code": f"same-{r}", "variables": {"tier": "gold"}, "decommission_date": "2099-01-01"}
-            answers = race(50, lambda i: clients[i].post("/tenants", json=body))
-            wins = 0
-            for a in answers:
-                if isinstance(a, Exception):
-                    tally.answer(599)
-                    continue
-                tally.answer(a.status_code)
-                if a.status_code == 202:
-                    wins += 1
-                    accepted[a.json()["request_id"]] = tally
-            tally.false += max(0, wins - 1)
+            _tally_burst(tally, race(50, lambda i: clients[i].post("/tenants", json=body)), accepted)
     finally:
         for c in clients:
             c.close()
@@ -171,17 +176,7 @@ def _patch_storms(api: str, tallies: list[Tally], accepted: dict[str, Tally]) ->
         for _ in range(4):
             for code in codes:
                 wait_for(lambda: clients[0].get(f"/tenants/{code}").json().get("status") in ("ready", "failed"), timeout=60)
-                answers = race(20, lambda i: clients[i].patch(f"/tenants/{code}", json={"variables": {"n": str(i)}}))
-                wins = 0
-                for a in answers:
-                    if isinstance(a, Exception):
-                        tally.answer(599)
-                        continue
-                    tally.answer(a.status_code)
-                    if a.status_code == 202:
-                        wins += 1
-                        accepted[a.json()["request_id"]] = tally
-                tally.false += max(0, wins - 1)
+                _tally_burst(tally, race(20, lambda i: clients[i].patch(f"/tenants/{code}", json={"variables": {"n": str(i)}})), accepted)
     finally:
         for c in clients:
             c.close()
