@@ -10,7 +10,6 @@ it behaves, not as it should.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from sim.engines.embedded.delivery import DeliveryRecord as Delivery
 from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig
 from sim.engines.embedded.faults import AwsCallFault, AwsFaultEffect, LambdaFault, LambdaFaultKind, StartExecutionFault
 from sim.engines.embedded.lambdas import Invocation
+from sim.engines.embedded.moto_adapter import DynamoRequest
 from sim.stack.wiring import Stack
 
 from . import invariants
@@ -63,7 +63,6 @@ class EmbeddedStage:
         self.watch = StatusWatch()
         #: Tenants whose next flow write is made to lose a conditional check.
         self.conflicts: set[str] = set()
-        self._local = threading.local()
         #: What the run left besides the trace (the secrets_stay_secret invariant searches it).
         self.recorded = Recorded()
         self._at_end: list[tuple[str, str]] = []
@@ -82,11 +81,8 @@ class EmbeddedStage:
         env.aws_fault_listeners.append(self._aws_fault)
         if env.alarms is not None:
             env.alarms.listeners.append(self._alarm)
-        ddb = env.client("dynamodb")
-        ddb.meta.events.register("provide-client-params.dynamodb.PutItem", self._before_put)
-        ddb.meta.events.register("after-call.dynamodb.PutItem", self._after_put)
-        ddb.meta.events.register("provide-client-params.dynamodb.DeleteItem", self._before_delete)
-        ddb.meta.events.register("after-call.dynamodb.DeleteItem", self._after_delete)
+        env.dynamodb_listeners.append(self._dynamodb)
+        env.client("dynamodb").meta.events.register("provide-client-params.dynamodb.PutItem", self._before_put)
         env.client("sns").meta.events.register("provide-client-params.sns.Publish", self._sns)
         env.client("sqs").meta.events.register("provide-client-params.sqs.SendMessage", self._sqs)
         env.client("events").meta.events.register("provide-client-params.events.PutEvents", self._put_events)
@@ -200,7 +196,6 @@ class EmbeddedStage:
     def _before_put(self, params: dict[str, Any], **_: Any) -> None:
         item = params.get("Item", {})
         self.recorded.add("a tenant row written to DynamoDB", item)
-        self._local.put = item
         code = item.get("tenant_code", {}).get("S")
         if code in self.conflicts and "#v" in params.get("ConditionExpression", ""):
             self.conflicts.discard(code)
@@ -217,31 +212,29 @@ class EmbeddedStage:
         )
         self.trace.add(self.now(), FaultRecord(fault="dynamodb_conflict", tenant=code))
 
-    def _after_put(self, http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
-        item = getattr(self._local, "put", None) or {}
-        self._local.put = None
+    def _dynamodb(self, request: DynamoRequest) -> None:
+        """A tenant row written or removed, seen as moto applied it (under its lock, so in
+        the order the writes took effect even when served requests race on threads)."""
+        if request.params.get("TableName") != self.env.stack.table or request.operation not in ("PutItem", "DeleteItem"):
+            return
+        ok = request.status < 300
+        if request.operation == "DeleteItem":
+            # A create rolled back by the API: the row is gone, as if never written.
+            code = request.params.get("Key", {}).get("tenant_code", {}).get("S")
+            self.trace.add(self.now(), DdbRecord(op="DeleteItem", tenant=code, status=None, request_id=None, ok=ok, error=request.error))
+            if ok and code is not None:
+                self.watch.forget(code)
+            return
+        item = request.params.get("Item", {})
         row = {k: _de.deserialize(v) for k, v in item.items() if k in ("tenant_code", "status", "request_id", "last_error")}
         code = row.get("tenant_code")
-        ok = http_response.status_code < 300
-        error = None if ok else parsed.get("Error", {}).get("Code")
-        self.trace.add(self.now(), DdbRecord(op="PutItem", tenant=code, status=row.get("status"), request_id=row.get("request_id"), ok=ok, error=error))
+        self.trace.add(
+            self.now(), DdbRecord(op="PutItem", tenant=code, status=row.get("status"), request_id=row.get("request_id"), ok=ok, error=request.error)
+        )
         if ok and code is not None:
             seen = self.watch.see(code, row.get("status"), row.get("request_id"), row.get("last_error"))
             if seen is not None:
                 self.trace.add(self.now(), seen)
-
-    def _after_delete(self, http_response: Any, parsed: dict[str, Any], model: Any, context: Any = None, **_: Any) -> None:
-        # A create rolled back by the API: the row is gone, as if never written.
-        code = getattr(self._local, "deleting", None)
-        self._local.deleting = None
-        ok = http_response.status_code < 300
-        error = None if ok else parsed.get("Error", {}).get("Code")
-        self.trace.add(self.now(), DdbRecord(op="DeleteItem", tenant=code, status=None, request_id=None, ok=ok, error=error))
-        if ok and code is not None:
-            self.watch.forget(code)
-
-    def _before_delete(self, params: dict[str, Any], **_: Any) -> None:
-        self._local.deleting = params.get("Key", {}).get("tenant_code", {}).get("S")
 
     def _aws_fault(self, service: str, operation: str, effect: str) -> None:
         self.trace.add(self.now(), FaultRecord(fault=f"aws {service}.{operation} {effect}", tenant=None))

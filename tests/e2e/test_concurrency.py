@@ -91,6 +91,56 @@ def test_of_many_conditional_writes_racing_on_one_item_exactly_one_wins(fast_swi
             assert results.count("won") == 1, f"round {round_}: {results.count('won')} winners of version = 1"
 
 
+def test_the_trace_sees_racing_writes_in_the_order_they_took_effect(fast_switching):
+    """A scenario's trace reads the tenant rows as DynamoDB applied them. Sixteen writers
+    race compare-and-set loops on one row (each write takes the version one up, and names
+    it in ``request_id``): the written versions, as the trace records them, go up one by
+    one, and the last status record is the row's final status. Seen from each caller's
+    thread after its answer instead, a later write could be recorded before an earlier one
+    (a tenant seen going ``deleting -> deleting``)."""
+    from sim.scenarios.embedded_stage import EmbeddedStage
+    from sim.scenarios.trace import DdbRecord, StatusRecord
+
+    with EmbeddedBackend() as env:
+        stage = EmbeddedStage(None, 0, env=env)
+        stage.attach()
+        db = env.client("dynamodb")
+        table, code = env.stack.table, "race-order"
+        db.put_item(TableName=table, Item={"tenant_code": {"S": code}, "status": {"S": "ready"}, "request_id": {"S": "v1"}, "version": {"N": "1"}})
+
+        def writer(i: int) -> int:
+            wins = 0
+            for _ in range(6):
+                while True:
+                    version = int(db.get_item(TableName=table, Key={"tenant_code": {"S": code}}, ConsistentRead=True)["Item"]["version"]["N"])
+                    try:
+                        db.put_item(
+                            TableName=table,
+                            Item={
+                                "tenant_code": {"S": code}, "status": {"S": ("updating", "ready", "failed")[i % 3]},
+                                "request_id": {"S": f"v{version + 1}"}, "version": {"N": str(version + 1)},
+                            },
+                            ConditionExpression="#v = :v",
+                            ExpressionAttributeNames={"#v": "version"},
+                            ExpressionAttributeValues={":v": {"N": str(version)}},
+                        )
+                        wins += 1
+                        break
+                    except ClientError as exc:
+                        if not conditional_failed(exc):
+                            raise
+            return wins
+
+        results = race(16, writer)
+        assert results == [6] * 16, results
+        written = [r.request_id for r in stage.trace.of(DdbRecord) if r.op == "PutItem" and r.ok]
+        assert written == [f"v{n}" for n in range(1, 16 * 6 + 2)], written
+        final = db.get_item(TableName=table, Key={"tenant_code": {"S": code}}, ConsistentRead=True)["Item"]
+        seen = [r for r in stage.trace.of(StatusRecord) if r.tenant == code]
+        assert seen[-1].to == final["status"]["S"] and seen[-1].request_id == final["request_id"]["S"]
+        assert all(b.from_ == a.to for a, b in zip(seen, seen[1:]))
+
+
 # ------------------------------------------------------------------ the served API
 STRESS_CODES = [f"storm-{i}" for i in range(6)]
 

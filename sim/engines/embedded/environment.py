@@ -201,6 +201,9 @@ class EmbeddedBackend(BackendBase):
         #: Observers (a scenario's trace): called with each Invocation / DeliveryRecord.
         self.invocation_listeners: list[Callable[[Invocation], None]] = [self.invocations.append]
         self.delivery_listeners: list[Callable[[DeliveryRecord], None]] = [self.deliveries.append]
+        #: Observers of the DynamoDB requests moto answered, in the order they took effect
+        #: (called under moto's DynamoDB lock: they must not call DynamoDB themselves).
+        self.dynamodb_listeners: list[Callable[[moto_adapter.DynamoRequest], None]] = []
         #: Observers of injected AWS-call faults: called with (service, operation, effect).
         self.aws_fault_listeners: list[Callable[[str, str, str], None]] = []
         #: The control plane's metrics (what it would emit to CloudWatch), summed by name.
@@ -257,6 +260,10 @@ class EmbeddedBackend(BackendBase):
         with _drawing_from(self._alarm_random):
             sns_backends[self.stack.account][self.stack.region].publish(message=message, arn=topic_arn, subject=subject)
 
+    def _dynamodb_answered(self, request: moto_adapter.DynamoRequest) -> None:
+        for listener in self.dynamodb_listeners:
+            listener(request)
+
     def _execution_ended(self, execution: Any) -> None:
         if self.alarms is not None:
             self.alarms.execution_ended(execution)
@@ -283,7 +290,7 @@ class EmbeddedBackend(BackendBase):
     def start(self) -> Self:
         # The adapter first: a second backend in this process is refused here, before it
         # has touched moto (its mock, its random seed) or anything the first one uses.
-        self._adapter = moto_adapter.install(self.clock, self.dispatcher, self.delivery, self._execution_ended)
+        self._adapter = moto_adapter.install(self.clock, self.dispatcher, self.delivery, self._execution_ended, self._dynamodb_answered)
         try:
             self._mock = mock_aws(config={"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}})
             self._mock.start()

@@ -64,6 +64,7 @@ returns an :class:`AdapterHandle`, and only that handle uninstalls.
 
 from __future__ import annotations
 
+import json
 import functools
 import importlib
 import inspect
@@ -293,6 +294,9 @@ class _Layers:
     delivery: Delivery
     #: Called with moto's execution once it has ended (its status and stop date set).
     on_execution_end: Callable[[Any], None] | None = None
+    #: Called with each DynamoDB request moto answered, inside DYNAMODB_LOCK: in the order
+    #: the writes took effect, whichever thread made them.
+    on_dynamodb_request: Callable[[DynamoRequest], None] | None = None
 
 
 _lock = threading.Lock()
@@ -329,7 +333,11 @@ class AdapterHandle:
 
 
 def install(
-    clock: Clock, dispatcher: Dispatcher, delivery: Delivery, on_execution_end: Callable[[Any], None] | None = None
+    clock: Clock,
+    dispatcher: Dispatcher,
+    delivery: Delivery,
+    on_execution_end: Callable[[Any], None] | None = None,
+    on_dynamodb_request: Callable[[DynamoRequest], None] | None = None,
 ) -> AdapterHandle:
     """Patch the seams so that they call these layers; one embedded backend per process.
 
@@ -344,7 +352,7 @@ def install(
         from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 
         originals: list[tuple[Any, str, Any]] = []
-        _active = _Layers(clock, dispatcher, delivery, on_execution_end)
+        _active = _Layers(clock, dispatcher, delivery, on_execution_end, on_dynamodb_request)
         _handle = handle = AdapterHandle(originals)
 
         def patch(name: str, value: Any, added: str | None = None) -> None:
@@ -453,7 +461,7 @@ def _patch_all(seams: dict[str, Any], patch: Callable[..., None], EvalComponent:
     patch("result_path", functools.lru_cache(maxsize=1024)(seams["result_path"][2]))
     patch("lambda_invoke", lambda_invoke)
     patch("rule_delivery", send_to_targets)
-    patch("dynamodb_request", _serialized(seams["dynamodb_request"][2], DYNAMODB_LOCK))
+    patch("dynamodb_request", _serialized_dynamodb(seams["dynamodb_request"][2]))
     original_put_targets = seams["put_targets"][2]
     patch("pattern_parse", _parse_event_pattern)
     patch("put_targets", lambda self, name, bus, targets: _put_targets(original_put_targets, self, name, bus, targets))
@@ -542,13 +550,41 @@ def _patch_time(seams: dict[str, Any], patch: Callable[[str, Any], None]) -> Non
     patch("sns_time", lambda value=None: iso_ms(value if value is not None else _sim_datetime().replace(tzinfo=None)))
 
 
-def _serialized(call: Callable[..., Any], lock: threading.RLock) -> Callable[..., Any]:
+class DynamoRequest(NamedTuple):
+    """A DynamoDB request as moto answered it: the operation (``PutItem``), its parameters
+    (DynamoDB JSON, as sent), the HTTP status and, when refused, the error code
+    (``ConditionalCheckFailedException``)."""
+
+    operation: str
+    params: dict[str, Any]
+    status: int
+    error: str | None
+
+
+def _serialized_dynamodb(call: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(call)
-    def serialized(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return call(*args, **kwargs)
+    def serialized(self: Any) -> Any:
+        with DYNAMODB_LOCK:
+            result = call(self)
+            layers = _active
+            if layers is not None and layers.on_dynamodb_request is not None:
+                layers.on_dynamodb_request(_dynamo_request(self, result))
+            return result
 
     return serialized
+
+
+def _dynamo_request(handler: Any, result: Any) -> DynamoRequest:
+    status, _headers, body = result
+    operation = str(handler.headers.get("X-Amz-Target", "")).rpartition(".")[2]
+    error = None
+    if int(status) >= 300:
+        try:
+            error = str(json.loads(body).get("__type", "")).rpartition("#")[2] or None
+        except (ValueError, AttributeError):
+            error = None
+    params = handler.body if isinstance(handler.body, dict) else {}
+    return DynamoRequest(operation, params, int(status), error)
 
 
 def _layers() -> _Layers:
