@@ -6,9 +6,14 @@ are keyed per component and tenant, not shared)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
+
+import pytest
 
 from sim.scenarios.runner import run_text
 from sim.scenarios.trace import TfcRecord
+
+LIBRARY = Path(__file__).resolve().parents[2] / "scenarios" / "library"
 
 
 def many_tenants(n: int) -> str:
@@ -59,3 +64,46 @@ def _faults_by_workspace(result) -> dict[str, list[tuple[str, str, int, str | No
             # and the fault that fired, in order, do not.
             out[r.workspace].append((r.method, r.path.split("/")[3], r.status, r.fault))
     return dict(out)
+
+
+def _played_with_histories(path: Path) -> tuple[list[str], list[list[dict]]]:
+    """A library scenario's trace, and every execution's history as the Step Functions API
+    gives it (Task results and errors, their causes with the Invoke request ids)."""
+    from sim.scenarios.loader import load_scenario
+    from sim.scenarios.runner import ScenarioRun
+
+    scenario, _ = load_scenario(path)
+    run = ScenarioRun(scenario, scenario.seed)
+    run.open()
+    try:
+        for step in scenario.steps:
+            run.apply(step)
+        run.close(scenario.steps[-1].at + scenario.settings.run_for)
+        sfn = run.env.client("stepfunctions")
+        histories = []
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            for ex in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]:
+                histories.append(sfn.get_execution_history(executionArn=ex["executionArn"])["events"])
+        return run.trace.lines(), histories
+    finally:
+        run.stage.stop()
+
+
+@pytest.mark.parametrize(
+    "name", ["quick-lifecycle-any-engine", "check-lambda-throttled", "finalize-task-error", "trigger-task-timeout", "sensitive-variable-kept-secret"]
+)
+def test_a_task_invokes_its_function_inline_with_the_answer_of_the_http_round_trip(monkeypatch, name):
+    """The inline ``lambda:invoke`` (speed only) answers as moto's boto3 round trip does: a
+    result, a function error, a throttle (``Lambda.TooManyRequestsException``), a timeout;
+    and draws moto's random ids as it does: the trace and every execution history are
+    identical."""
+    from sim.engines.embedded import moto_adapter
+
+    path = LIBRARY / f"{name}.yaml"
+    monkeypatch.setattr(moto_adapter, "INLINE_LAMBDA_CALLS", False)
+    round_trip = _played_with_histories(path)
+    monkeypatch.setattr(moto_adapter, "INLINE_LAMBDA_CALLS", True)
+    inline = _played_with_histories(path)
+    assert round_trip[1], "no execution ran"
+    assert inline[0] == round_trip[0]
+    assert inline[1] == round_trip[1]

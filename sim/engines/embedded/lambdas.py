@@ -118,6 +118,11 @@ class LambdaDispatcher:
             platform = self._containers[key] = self._platform_for(dict(environ) | {"AWS_LAMBDA_FUNCTION_NAME": name})
         return platform
 
+    def warm_container(self, name: str) -> Platform | None:
+        """Function ``name``'s warm container, once it has been invoked (what a benchmark
+        calls the handler with directly, to compare with a Task state)."""
+        return next((p for (function, _), p in self._containers.items() if function == name), None)
+
     def _request_id(self) -> str:
         with self._lock:
             self._ids += 1

@@ -65,6 +65,7 @@ returns an :class:`AdapterHandle`, and only that handle uninstalls.
 from __future__ import annotations
 
 import json
+import re
 import functools
 import importlib
 import inspect
@@ -117,6 +118,9 @@ _SEAMS: dict[str, Seam] = {
     "result_path": Seam(f"{_SFN}.asl.component.common.path.result_path", "parse", "(string)"),
     "lambda_client": Seam(
         f"{_SFN}.asl.component.state.exec.state_task.lambda_eval_utils", "boto_client_for", "(region, service, state_credentials=...)"
+    ),
+    "sfn_lambda_call": Seam(
+        f"{_SFN}.asl.component.state.exec.state_task.lambda_eval_utils", "_invoke_lambda_function", "(parameters, region, state_credentials)"
     ),
     "lambda_invoke": Seam(
         "moto.awslambda_simple.models", "LambdaSimpleBackend.invoke", "(self, function_name, qualifier, body, headers, response_headers)"
@@ -453,6 +457,7 @@ def _patch_all(seams: dict[str, Any], patch: Callable[..., None], EvalComponent:
     ):
         patch(seam, _with_clock_event(seams[seam][2], attr))
     patch("lambda_client", _cached_boto_client(seams["lambda_client"][2]))
+    patch("sfn_lambda_call", _inline_lambda_call(seams["sfn_lambda_call"][2]))
     # Speed only: moto re-parses the ASL text (ANTLR) for every execution and builds a
     # JSONPath parser (PLY) for every path it evaluates; both results are immutable.
     parse_definition = functools.lru_cache(maxsize=64)(_parse_definition)
@@ -749,6 +754,59 @@ def _parse_definition(definition: str) -> Any:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     return AmazonStateLanguageParser.parse(definition)[0]
+
+
+#: Speed only: a Task's ``lambda:invoke`` reaches the dispatcher without the HTTP round trip
+#: (botocore serializing, moto routing a fake request), with the same answer. Off: every
+#: invoke takes moto's boto3 path (the equivalence test compares the two).
+INLINE_LAMBDA_CALLS = True
+_FUNCTION_ARN = re.compile(r"arn:aws:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:[A-Za-z0-9_-]+")
+
+
+def _inline_lambda_call(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's ``_invoke_lambda_function`` for the common case (a function ARN, a
+    request-response call, at most a Payload and a Qualifier), as its boto3 round trip
+    would answer it: the response's ``StatusCode``, ``FunctionError``, ``ExecutedVersion``
+    and parsed ``Payload``; a throttle as the ``ClientError`` botocore raises (Step Functions
+    names it ``Lambda.TooManyRequestsException``). One request id is drawn from moto's
+    random source when the handler has run, as the round trip's answer draws one, so ids
+    later in the run stay the same.
+    Anything else (an unknown function included, for its exact error) takes the round trip."""
+    import io
+
+    from botocore.exceptions import ClientError
+    from moto.awslambda_simple.models import lambda_simple_backends
+    from moto.core.exceptions import JsonRESTError
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils import _from_payload
+    from moto.utilities.aws_headers import gen_amzn_requestid_long
+
+    def invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+        arn = _FUNCTION_ARN.fullmatch(str(parameters.get("FunctionName", "")))
+        payload_in = parameters.get("Payload", b"")
+        if not INLINE_LAMBDA_CALLS or arn is None or set(parameters) - {"FunctionName", "Payload", "Qualifier"} or not isinstance(payload_in, bytes):
+            return dict(original(parameters, region, state_credentials))
+        backend = lambda_simple_backends[arn["account"]][arn["region"]]
+        try:
+            fn = backend.get_function(parameters["FunctionName"], parameters.get("Qualifier"))
+        except Exception:  # noqa: BLE001 - the round trip answers it, with moto's exact error
+            return dict(original(parameters, region, state_credentials))
+        headers: dict[str, str] = {}
+        try:
+            payload = _layers().dispatcher.invoke(fn, payload_in, headers)
+        except JsonRESTError as exc:
+            error = {"Code": exc.error_type, "Message": exc.message}
+            metadata = {"RequestId": gen_amzn_requestid_long(), "HTTPStatusCode": exc.code}
+            raise ClientError({"Error": error, "ResponseMetadata": metadata}, "Invoke") from None
+        gen_amzn_requestid_long()  # drawn as the round trip's answer draws it, after the handler ran
+        response: dict[str, Any] = {"StatusCode": 200}
+        if "x-amz-function-error" in headers:
+            response["FunctionError"] = headers["x-amz-function-error"]
+        if "x-amz-executed-version" in headers:
+            response["ExecutedVersion"] = headers["x-amz-executed-version"]
+        response["Payload"] = _from_payload(io.BytesIO(payload))
+        return response
+
+    return invoke
 
 
 def _cached_boto_client(original: Callable[..., Any]) -> Callable[..., Any]:
