@@ -388,3 +388,47 @@ def test_seam_timestamp_wait_measures_on_the_simulated_clock(layers):
     layers.clock._now += 600  # already past: no wait
     env.stack.clear()
     assert Timestamp._get_wait_seconds(wait, env) == 0.0
+
+
+def test_attribute_values_written_directly_are_what_moto_s_serializer_writes(monkeypatch):
+    """The serializer shortcut (speed only) writes every DynamoDB answer byte for byte as
+    moto's shape walk does: strings, numbers, sets, nested maps and lists, null, booleans,
+    empty ones, non-ASCII; binary values still take the walk."""
+    from sim.engines.embedded.environment import EmbeddedBackend
+
+    item = {
+        "tenant_code": {"S": "serialize"},
+        "n": {"N": "-12.50"},
+        "empty": {"S": ""},
+        "text": {"S": "Grüße \u2603 \"quoted\" \\ back"},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2.5"]},
+        "nothing": {"NULL": True},
+        "yes": {"BOOL": True},
+        "no": {"BOOL": False},
+        "m": {"M": {"inner": {"L": [{"S": "x"}, {"N": "1"}, {"M": {}}, {"L": []}]}, "deep": {"M": {"z": {"BOOL": False}}}}},
+        "blob": {"B": b"\x00\xffbinary"},
+        "blobs": {"BS": [b"a", b"b"]},
+    }
+    with EmbeddedBackend() as env:
+        db = env.client("dynamodb")
+        table = env.stack.table
+        db.put_item(TableName=table, Item=item)
+        db.put_item(TableName=table, Item={"tenant_code": {"S": "other"}, "l": {"L": [{"SS": ["q"]}]}})
+        bodies: list[bytes] = []
+
+        def keep(http_response: Any, **_: Any) -> None:
+            bodies.append(http_response.content)
+
+        db.meta.events.register("after-call.dynamodb.*", keep)
+        answers = {}
+        for fast in (False, True):
+            monkeypatch.setattr(moto_adapter, "FAST_ATTRIBUTE_VALUES", fast)
+            bodies.clear()
+            db.get_item(TableName=table, Key={"tenant_code": {"S": "serialize"}})
+            db.scan(TableName=table)
+            db.query(TableName=table, KeyConditionExpression="tenant_code = :c", ExpressionAttributeValues={":c": {"S": "other"}})
+            db.put_item(TableName=table, Item=item, ReturnValues="ALL_OLD")
+            answers[fast] = list(bodies)
+        assert answers[True] == answers[False]
+        assert b'"BOOL": false' in answers[True][0] and b'"B": "AP9iaW5hcnk="' in answers[True][0]
