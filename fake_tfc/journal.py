@@ -28,6 +28,7 @@ class JournalEntry:
 class Journal:
     def __init__(self) -> None:
         self._entries: list[JournalEntry] = []
+        self._seq = 0  # entries recorded since the last clear (dropped old ones included)
         self._lock = threading.Lock()
         self._listeners: list[Callable[[JournalEntry], None]] = []
 
@@ -52,8 +53,9 @@ class Journal:
         fault: str | None,
     ) -> JournalEntry:
         with self._lock:
+            self._seq += 1
             entry = JournalEntry(
-                seq=len(self._entries) + 1,
+                seq=self._seq,
                 time=time,
                 method=method,
                 path=path,
@@ -71,6 +73,16 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._seq = 0
+
+    def forget_before(self, time: float) -> int:
+        """Drop the entries recorded before ``time`` (a retention limit); how many. Later
+        entries keep their ``seq``."""
+        with self._lock:
+            keep = [e for e in self._entries if e.time >= time]
+            dropped = len(self._entries) - len(keep)
+            self._entries[:] = keep
+        return dropped
 
     def entries(
         self,

@@ -38,6 +38,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--otlp-endpoint", default=None, metavar="URL",
         help="send the control plane's spans (simulated time) to this OTLP/HTTP collector (URL/v1/traces, JSON), every 2 s",
     )
+    p.add_argument(
+        "--execution-retention-days", type=float, default=90.0, metavar="DAYS",
+        help="simulated days a closed execution is kept, then gone as on AWS (default 90, AWS's)",
+    )
+    p.add_argument(
+        "--log-retention-days", type=float, default=1.0, metavar="DAYS",
+        help="simulated days the simulator's own invocation/delivery logs and TFC journal keep an entry (default 1: sim up runs for ever)",
+    )
 
 
 def taken(ports: list[tuple[int, str, str]]) -> list[str]:
@@ -81,9 +89,17 @@ def run(args: argparse.Namespace) -> int:
     from sim.live.control import control_app
     from sim.live.run import LiveRun
 
+    from sim.engines.embedded.retention import Retention
+
+    try:
+        retention = Retention(execution_days=args.execution_retention_days, log_days=args.log_retention_days)
+    except ValueError as exc:
+        console.print(f"[red]cannot start:[/red] {exc} (--execution-retention-days / --log-retention-days)", highlight=False)
+        return 2
     config = EmbeddedConfig(
         seed=args.seed, start=datetime.now(timezone.utc).timestamp(), wait_seconds=args.wait_seconds,
         poll_budget=args.poll_budget, tfc_rate_limit=args.tfc_rate_limit, tracing=bool(getattr(args, "otlp_endpoint", None)),
+        retention=retention,
     )
     try:
         with EmbeddedBackend(config) as env:

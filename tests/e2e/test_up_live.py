@@ -141,6 +141,13 @@ def test_a_port_in_use_is_named_with_the_flag_that_changes_it():
     assert time.monotonic() - started < 20  # at once, not after a server's start-up timeout (here: an interpreter's start)
 
 
+@pytest.mark.parametrize("flag", ["--execution-retention-days", "--log-retention-days"])
+def test_a_negative_retention_is_refused_naming_the_flag(flag):
+    done = subprocess.run(_command(flag, "-1"), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "must be a number of days >= 0" in done.stdout and flag in done.stdout
+
+
 def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str]:
     out: queue.Queue[str] = queue.Queue()
 

@@ -16,7 +16,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
 import boto3
@@ -42,6 +42,7 @@ from .delivery import DeliveryRecord, EventDelivery
 from .faults import AwsFaultEffect, Faults
 from .lambdas import Invocation, LambdaDispatcher
 from .schedules import ScheduleRunner
+from .retention import Retention, RetentionSweeper
 from .ttl import DEFAULT_SWEEP_SECONDS, TtlSweeper
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class EmbeddedConfig:
     ttl_sweep_seconds: float = DEFAULT_SWEEP_SECONDS
     #: Record the control plane's spans (``env.spans``), on the simulated clock.
     tracing: bool = False
+    #: How long closed executions (AWS: 90 days) and the simulator's own logs are kept.
+    retention: Retention = field(default_factory=Retention)
 
 
 @contextlib.contextmanager
@@ -224,6 +227,7 @@ class EmbeddedBackend(BackendBase):
         self._platforms = 0
         self._schedules: ScheduleRunner | None = None
         self.ttl: TtlSweeper | None = None
+        self.retention: RetentionSweeper | None = None
         #: The stack's CloudWatch alarms, evaluated on the simulated clock (once started).
         self.alarms: AlarmEvaluator | None = None
         #: What the alarms' resources and notifications draw moto's ids from (see _drawing_from).
@@ -310,6 +314,14 @@ class EmbeddedBackend(BackendBase):
             ddb = dynamodb_backends[self.stack.account][self.stack.region]
             self.ttl = TtlSweeper(self.clock, lambda: ddb.tables, self.client, self.config.ttl_sweep_seconds)
             self.ttl.arm()
+            from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+            sfn = stepfunctions_parser_backends[self.stack.account][self.stack.region]
+            self.retention = RetentionSweeper(
+                self.clock, self.config.retention, lambda: sfn.state_machines,
+                lambda: ((self.invocations, lambda i: i.ended), (self.deliveries, lambda d: d.at)), self.fake.journal.forget_before,
+            )
+            self.retention.arm()
             from moto.cloudwatch.models import cloudwatch_backends
             from moto.sqs.models import sqs_backends
 
