@@ -28,7 +28,7 @@ from sim.stack.wiring import Stack
 from . import invariants
 from .model import Fault, Scenario, TfcBehaviour
 from .observe import Observed, StatusWatch
-from .recorded import Recorded, executions, is_reveal
+from .recorded import Recorded, is_reveal
 from .trace import AlarmRecord, DdbRecord, DeliveryRecord, DlqRecord, FaultRecord, FlowDlqRecord, LambdaRecord, SnsRecord, Trace
 
 _de = TypeDeserializer()
@@ -59,6 +59,7 @@ class EmbeddedStage:
             assert scenario is not None, "a scenario or a backend"
             env = embedded_backend(scenario, seed, tracing=tracing)
         self.backend = self.env = env
+        self.scenario = scenario
         self.trace = Trace(start=self.env.config.start)
         self.watch = StatusWatch()
         #: Tenants whose next flow write is made to lose a conditional check.
@@ -150,7 +151,14 @@ class EmbeddedStage:
             self.trace.add(self.now(), FlowDlqRecord.of_message(msg["Body"]))
             self.recorded.add("the flow DLQ", msg["Body"])
         if self.recorded.keeping:
-            self._at_end = self._held_at_end()
+            # Only what holds a secret is kept for the invariant (the rest, every execution's
+            # history, is the bulk of a long run's memory); the secrets are all known by now.
+            secrets = [s for s in self._secrets() if s]
+            self._at_end = [(where, text) for where, text in self._held_at_end() if any(s in text for s in secrets)]
+
+    def _secrets(self) -> tuple[str, ...]:
+        given = invariants.scenario_secrets(self.scenario) if self.scenario is not None else ()
+        return (*invariants.secrets_of(self.env.config.tfc_token, self.env.fake), *given)
 
     def violations(self, scenario: Scenario, obs: Observed) -> list[str]:
         secrets = invariants.secrets_of(self.env.config.tfc_token, self.env.fake)
@@ -158,14 +166,14 @@ class EmbeddedStage:
 
     def everything_recorded(self) -> list[tuple[str, str]]:
         """What the run recorded as it went, and what the engine held at the end (read by
-        :meth:`finish`, while the engine runs): every execution's input, output and history,
-        and the fake TFC's journal."""
+        :meth:`finish`, while the engine runs, and kept where it holds a secret): every
+        execution's input, output and history, and the fake TFC's journal."""
         return self.recorded.items() + self._at_end
 
     def _held_at_end(self) -> list[tuple[str, str]]:
         env = self.env
         machines = [env.stack.state_machine_arn(f.action) for f in env.stack.flows]
-        out = [(where, _json(value)) for where, value in executions(env.client("stepfunctions"), machines)]
+        out = [(where, _json(value)) for where, value in env.executions_held(machines)]
         out.append(("the fake TFC's journal", _json([e.to_dict() for e in env.fake.journal.entries()])))
         return out
 

@@ -264,6 +264,24 @@ class EmbeddedBackend(BackendBase):
         with _drawing_from(self._alarm_random):
             sns_backends[self.stack.account][self.stack.region].publish(message=message, arn=topic_arn, subject=subject)
 
+    def executions_held(self, state_machine_arns: list[str]) -> Iterator[tuple[str, Any]]:
+        """Each execution's description (input, output) and history, as (where, value), in
+        the order and with the content DescribeExecution and GetExecutionHistory give,
+        read from moto's model (the API round trip costs more than a flow's Task states).
+        A state machine that is gone has none."""
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        sfn = stepfunctions_parser_backends[self.stack.account][self.stack.region]
+        for arn in state_machine_arns:
+            machine = next((m for m in sfn.state_machines if m.arn == arn), None)
+            if machine is None:
+                continue
+            held: list[Any] = list(machine.executions)  # the parser's executions (moto types the base class)
+            for ex in sorted(held, key=lambda e: e.start_date, reverse=True):
+                name = ex.execution_arn.rsplit(":", 1)[-1]
+                yield f"execution {name}'s input and output", ex.to_describe_output()
+                yield f"execution {name}'s history", ex.to_history_output().get("events", [])
+
     def _dynamodb_answered(self, request: moto_adapter.DynamoRequest) -> None:
         for listener in self.dynamodb_listeners:
             listener(request)
