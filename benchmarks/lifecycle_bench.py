@@ -3,6 +3,7 @@ once, peak memory, and the per-Task-state overhead."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import statistics
@@ -17,6 +18,7 @@ from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig
 ONE_GOAL_MS = 50.0
 MANY_GOAL_S = 10.0
 STARTUP_GOAL_S = 1.0
+AT_REST_GOAL_MB = 0.5
 
 
 def _create(env: EmbeddedBackend, code: str) -> None:
@@ -90,6 +92,8 @@ def bench_task_overhead(n: int) -> dict[str, float]:
 def bench_many(n: int, rate_limit: bool = False) -> dict[str, float]:
     t0 = time.perf_counter()
     with EmbeddedBackend(EmbeddedConfig(tfc_rate_limit=rate_limit, stall_seconds=120)) as env:
+        gc.collect()
+        rss_before = _rss_now_mb()
         started = time.perf_counter()
         for i in range(n):
             _create(env, f"t{i:04d}")
@@ -98,14 +102,24 @@ def bench_many(n: int, rate_limit: bool = False) -> dict[str, float]:
         env.run_until(finalized, max_seconds=6 * 3600)
         statuses = _table_statuses(env)
         elapsed = time.perf_counter() - started
+        gc.collect()
+        at_rest_mb = (_rss_now_mb() - rss_before) / n
         journal = env.fake.journal.entries()
         simulated = env.clock.now() - env.config.start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     ready = sum(1 for s in statuses.values() if s == "ready")
     return {
         "seconds": elapsed, "ready": ready, "peak_mb": peak / 1e6, "with_startup": time.perf_counter() - t0,
-        "tfc_calls": len(journal), "throttled": sum(1 for e in journal if e.status == 429), "simulated": simulated,
+        "at_rest_mb": at_rest_mb, "tfc_calls": len(journal), "throttled": sum(1 for e in journal if e.status == 429), "simulated": simulated,
     }
+
+
+def _rss_now_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def bench_startup(runs: int) -> float:
@@ -138,6 +152,8 @@ def main() -> int:
     print(f"  {'added by the orchestration':<46}{added:>9.2f} ms{handler:>7.2f} ms{handler / max(added, 1e-9):>7.2f}x  (goal: no more than the handler's own cost)")
     print(f"  {many_label:<46}{many['seconds']:>10.2f} s{MANY_GOAL_S:>8.0f} s{MANY_GOAL_S / many['seconds']:>7.2f}x  ({many['ready']}/{n} ready)")
     print(f"  {'peak RSS of the process (after 200 tenants)':<46}{many['peak_mb']:>9.1f} MB")
+    at_rest = many["at_rest_mb"]
+    print(f"  {'memory per tenant at rest, its flow ended':<46}{at_rest:>9.2f} MB{AT_REST_GOAL_MB:>7.1f} MB{AT_REST_GOAL_MB / max(at_rest, 1e-9):>7.2f}x  (RSS growth: an upper bound)")
     for b, r in limited.items():
         label = f"{b} at once, TFC rate limit on (30/s), all ready"
         print(

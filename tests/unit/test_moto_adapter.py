@@ -432,3 +432,57 @@ def test_attribute_values_written_directly_are_what_moto_s_serializer_writes(mon
             answers[fast] = list(bodies)
         assert answers[True] == answers[False]
         assert b'"BOOL": false' in answers[True][0] and b'"B": "AP9iaW5hcnk="' in answers[True][0]
+
+
+def test_moto_keeps_no_copy_of_what_a_read_returned():
+    """moto tracks every model object it makes (its dashboard's list), each DynamoDB item a
+    Scan copies out included: a long run grew by every scan (the daily runs scan the tenant
+    table). Tracked weakly, a thousand scans leave no copy behind, and what is live is still
+    listed."""
+    import gc
+
+    from moto.dynamodb.models.dynamo_type import Item
+
+    from sim.engines.embedded.environment import EmbeddedBackend
+
+    with EmbeddedBackend() as env:
+        db = env.client("dynamodb")
+        db.put_item(TableName=env.stack.table, Item={"tenant_code": {"S": "kept"}, "n": {"N": "1"}})
+        gc.collect()
+        before = sum(1 for o in gc.get_objects() if isinstance(o, Item))
+        for _ in range(1000):
+            db.scan(TableName=env.stack.table)
+        gc.collect()
+        after = sum(1 for o in gc.get_objects() if isinstance(o, Item))
+        assert after - before < 10, f"{after - before} item copies kept by 1000 scans"
+        listed = [i for i in Item.instances_tracked if i.hash_key.value == "kept"]  # type: ignore[attr-defined]
+        assert listed, "the live item is no longer listed"
+
+
+def test_a_definition_is_parsed_once_per_process_and_a_bad_one_refused_every_time():
+    """The ASL parse is remembered per definition text (speed: validation and the first
+    execution, and every backend of a test process, parse the same text); a definition that
+    does not parse is never remembered: CreateStateMachine refuses it each time (a 400
+    naming the parse error; moto leaves the error code empty where Step Functions says
+    ``InvalidDefinition``)."""
+    import json
+
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    from sim.engines.embedded.environment import EmbeddedBackend
+
+    good = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    bad = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Passs", "End": True}}})
+    with EmbeddedBackend() as env:
+        sfn = env.client("stepfunctions")
+        role = f"arn:aws:iam::{env.stack.account}:role/r"
+        assert AmazonStateLanguageParser.parse(good) is AmazonStateLanguageParser.parse(good)
+        arn = sfn.create_state_machine(name="good", roleArn=role, definition=good)["stateMachineArn"]
+        ex = sfn.start_execution(stateMachineArn=arn, input='{"a": 1}')["executionArn"]
+        assert env.run_until(lambda: sfn.describe_execution(executionArn=ex)["status"] == "SUCCEEDED", max_seconds=60)
+        for name in ("bad1", "bad2"):
+            with pytest.raises(ClientError) as refused:
+                sfn.create_state_machine(name=name, roleArn=role, definition=bad)
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+            assert "ASLParserException" in refused.value.response["Error"]["Message"]

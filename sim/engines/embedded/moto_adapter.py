@@ -72,7 +72,8 @@ import importlib
 import inspect
 import threading
 import types
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -155,6 +156,9 @@ _SEAMS: dict[str, Seam] = {
     "dynamodb_request": Seam("moto.dynamodb.responses", "DynamoHandler.call_action", "(self)"),
     # an API moto lacks: DescribeAlarmHistory sits beside SetAlarmState, whose record it reads
     "alarm_history": Seam("moto.cloudwatch.responses", "CloudWatchResponse.set_alarm_state", "(self)"),
+    "asl_parse": Seam(f"{_SFN}.asl.parse.asl_parser", "AmazonStateLanguageParser.parse", "(definition)"),
+    # memory
+    "model_tracking": Seam("moto.core.common_models", "BaseModel.__new__", "(cls, *args, **kwargs)"),
     # speed
     "json_structure": Seam("moto.core.serialize", "BaseJSONSerializer._serialize_type_structure", "(self, serialized, value, shape, key)"),
 }
@@ -467,10 +471,14 @@ def _patch_all(seams: dict[str, Any], patch: Callable[..., None], EvalComponent:
     # (JSON values) several times per state; a copier that knows JSON is several times faster.
     json_copy = types.SimpleNamespace(deepcopy=_json_deepcopy, copy=copy.copy)
     patch("json_structure", _fast_attribute_values(seams["json_structure"][2]))
+    patch("model_tracking", _tracked_weakly)
     patch("states_copy", json_copy)
     patch("expression_copy", json_copy)
     # Speed only: moto re-parses the ASL text (ANTLR) for every execution and builds a
     # JSONPath parser (PLY) for every path it evaluates; both results are immutable.
+    # The parse is kept for the process, not the backend: CreateStateMachine's validation and
+    # the first execution parse the same text, and a test process starts many backends.
+    patch("asl_parse", staticmethod(_parse_once(seams["asl_parse"][2])))
     parse_definition = functools.lru_cache(maxsize=64)(_parse_definition)
     patch("entrypoint", lambda self: parse_definition(self._evaluation_details.state_machine_details.definition))
     patch("json_path", functools.lru_cache(maxsize=1024)(seams["json_path"][2]))
@@ -761,6 +769,18 @@ def _test_event_pattern(self: Any) -> str:
     return json.dumps({"Result": event_matches(pattern, event)})
 
 
+_PARSES: dict[Callable[..., Any], Callable[[str], Any]] = {}
+
+
+def _parse_once(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """moto's ASL parse (an ANTLR parse: ~0.1 s a definition), remembered per definition
+    text for the process. Its result is immutable: executions share the parsed program."""
+    cached = _PARSES.get(parse)
+    if cached is None:
+        cached = _PARSES[parse] = functools.lru_cache(maxsize=64)(parse)
+    return cached
+
+
 def _parse_definition(definition: str) -> Any:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
@@ -809,6 +829,54 @@ def _fast_attribute_values(original: Callable[..., Any]) -> Callable[..., Any]:
         original(self, serialized, value, shape, key)
 
     return serialize_structure
+
+
+class LiveInstances:
+    """moto's ``instances_tracked`` (what its dashboard lists, what S3 disposes of at a reset)
+    holding its models weakly: moto keeps every model object it ever made there, every
+    DynamoDB item copied out by a GetItem or a Scan included, so a long run grew by the
+    item copies it read (a third of a month of churn's memory). Only live ones are listed."""
+
+    _COMPACT_EVERY = 4096
+
+    def __init__(self) -> None:
+        self._refs: list[Any] = []
+        self._appended = 0
+
+    def append(self, instance: Any) -> None:
+        try:
+            ref: Any = weakref.ref(instance)
+        except TypeError:  # a model without weak reference support is kept, as moto keeps it
+            ref = lambda instance=instance: instance  # noqa: E731
+        self._refs.append(ref)
+        self._appended += 1
+        if self._appended % self._COMPACT_EVERY == 0:
+            self._refs[:] = [r for r in self._refs if r() is not None]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter([obj for obj in (r() for r in list(self._refs)) if obj is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def remove(self, instance: Any) -> None:
+        for i, r in enumerate(self._refs):
+            if r() is instance:
+                del self._refs[i]
+                return
+        raise ValueError("not tracked")
+
+
+def _tracked_weakly(cls: Any, *args: Any, **kwargs: Any) -> Any:
+    from moto.core.common_models import BaseModel
+
+    instance = super(BaseModel, cls).__new__(cls)
+    tracked = cls.__dict__.get("instances_tracked")
+    if not isinstance(tracked, LiveInstances):  # moto's list (a fresh one after each reset)
+        tracked = LiveInstances()
+        cls.instances_tracked = tracked
+    tracked.append(instance)
+    return instance
 
 
 _ATOMS = (str, int, float, bool, type(None))
