@@ -17,6 +17,8 @@ import sys
 import time
 from datetime import date, timedelta
 
+from benchmarks.memory import rss_now_mb
+
 FLOWS_GOAL = 100.0
 MB_PER_TENANT_GOAL = 0.5
 DAY = 86_400
@@ -45,7 +47,7 @@ def measure(n: int) -> dict[str, float]:
     from sim.scenarios.trace import StatusRecord
 
     text = churn_scenario(n)
-    base_mb = _rss_now_mb()  # the imports (botocore's models, moto): the same for any N
+    base_mb = rss_now_mb()  # the imports (botocore's models, moto): the same for any N
     t0 = time.perf_counter()
     result = run_text(text, source=f"churn-{n}")
     wall = time.perf_counter() - t0
@@ -57,13 +59,6 @@ def measure(n: int) -> dict[str, float]:
         "rss_mb": rss_mb, "base_mb": base_mb, "passed": float(result.passed), "violations": float(len(result.violations)),
     }
 
-
-def _rss_now_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> int:

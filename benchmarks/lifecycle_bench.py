@@ -12,6 +12,7 @@ import resource
 
 from fake_tfc import RunScript
 
+from benchmarks.memory import rss_now_mb
 from sim.controlplane.handlers import use_platform
 from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig
 
@@ -93,7 +94,7 @@ def bench_many(n: int, rate_limit: bool = False) -> dict[str, float]:
     t0 = time.perf_counter()
     with EmbeddedBackend(EmbeddedConfig(tfc_rate_limit=rate_limit, stall_seconds=120)) as env:
         gc.collect()
-        rss_before = _rss_now_mb()
+        rss_before = rss_now_mb()
         started = time.perf_counter()
         for i in range(n):
             _create(env, f"t{i:04d}")
@@ -103,7 +104,7 @@ def bench_many(n: int, rate_limit: bool = False) -> dict[str, float]:
         statuses = _table_statuses(env)
         elapsed = time.perf_counter() - started
         gc.collect()
-        at_rest_mb = (_rss_now_mb() - rss_before) / n
+        at_rest_mb = (rss_now_mb() - rss_before) / n
         journal = env.fake.journal.entries()
         simulated = env.clock.now() - env.config.start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
@@ -113,13 +114,6 @@ def bench_many(n: int, rate_limit: bool = False) -> dict[str, float]:
         "at_rest_mb": at_rest_mb, "tfc_calls": len(journal), "throttled": sum(1 for e in journal if e.status == 429), "simulated": simulated,
     }
 
-
-def _rss_now_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def bench_startup(runs: int) -> float:
