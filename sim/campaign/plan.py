@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .machine import MACHINE_ITEM, PROPERTY
 from .work import WorkItem
 
 
@@ -81,9 +82,13 @@ def parse_shard(text: str | None, shards: int | None = None, environ: Mapping[st
 
 
 def scenario_files(paths: list[str]) -> list[Path]:
+    """The scenario files named (a folder: every ``*.yaml`` under it); the word ``property``
+    stands for the property-based lifecycle machine."""
     out: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
+        if str(p) == PROPERTY:
+            out.append(Path(MACHINE_ITEM))
+        elif p.is_dir():
             out += sorted(p.rglob("*.yaml"))
         elif p.is_file():
             out.append(p)

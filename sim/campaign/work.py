@@ -35,6 +35,11 @@ class ItemResult:
 
 def run_item(item: WorkItem) -> ItemResult:
     """Play ``item`` and judge it; never raises (an exception is an ``error`` verdict)."""
+    from .machine import MACHINE_ITEM, run_machine
+
+    if item.scenario == MACHINE_ITEM:
+        entry, reached, regression = run_machine(item.seed)
+        return ItemResult(entry, reached, regression)
     from sim.scenarios.loader import ScenarioError
     from sim.scenarios.runner import run_file
 

@@ -23,7 +23,7 @@ DEFAULT_FAILURES = "campaign/failures"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", metavar="FILE", help="scenario files or folders; or `merge LEDGER...`")
+    p.add_argument("paths", nargs="+", metavar="FILE", help="scenario files or folders, and/or `property` (the property-based lifecycle machine, one hypothesis seed per seed); or `merge LEDGER...`")
     p.add_argument("--seeds", default="10", help="START:STOP, a list 1,5,9, or a count N for 0..N-1 (default 10)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: one per core)")
     p.add_argument("--budget", default="1h", help="stop starting new runs after this much wall time (90s, 10m, 1h; default 1h)")

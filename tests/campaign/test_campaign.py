@@ -15,6 +15,7 @@ from sim.campaign.work import WorkItem
 from sim.scenarios.runner import run_file
 
 ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = ROOT / "scenarios" / "library"
 QUICK = [str(ROOT / "scenarios/library/check-lambda-throttled.yaml"), str(ROOT / "scenarios/library/destroy-of-nothing.yaml")]
 
 
@@ -111,3 +112,37 @@ def test_write_and_read_a_ledger_round_trip(tmp_path):
     entries = [LedgerEntry("b.yaml", 2, "fail", "h", 3, 0.5, ["why"]), LedgerEntry("a.yaml", 9, "pass", "g", 1, 0.1)]
     write_ledger(tmp_path / "l.jsonl", entries)
     assert read_ledger(tmp_path / "l.jsonl") == sorted(entries, key=lambda e: e.key)
+
+
+def test_the_property_machine_is_campaign_work_with_its_coverage(tmp_path, capsys):
+    """``sim campaign property`` runs the lifecycle machine per seed on the pool, beside
+    scenario files: it has a ledger entry (no trace hash: its bursts race real threads, so it
+    is not re-run for determinism) and reports what it reached."""
+    ledger = tmp_path / "ledger.jsonl"
+    code = main(["campaign", "property", str(LIBRARY / "destroy-of-nothing.yaml"), "--seeds", "1", "--jobs", "2", "--verify", "2", "--ledger", str(ledger)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    entries = {e.scenario: e for e in read_ledger(ledger)}
+    machine = entries["property:lifecycle-machine"]
+    assert machine.verdict == "pass" and machine.trace_hash == ""
+    assert "property:examples" in out and "property:concurrent bursts" in out
+    assert "determinism: 1 seeds re-run" in out  # the scenario only
+
+
+def test_a_failing_machine_run_gives_its_regression_scenario(monkeypatch):
+    """With a broken control plane (Finalize publishes no lifecycle event) the machine's
+    campaign work fails and carries the failing program as a scenario."""
+    from sim.campaign.machine import run_machine
+    from sim.controlplane import handlers, steps
+
+    real = steps.finalize
+
+    def forgetful(deps, payload):
+        deps.settings = deps.settings.__class__(**{**deps.settings.__dict__, "topic_arn": ""})
+        return real(deps, payload)
+
+    monkeypatch.setattr(handlers, "finalize", forgetful)
+    entry, reached, regression = run_machine(3, examples=3, shrink=False)
+    assert entry.verdict == "fail" and entry.problems, entry
+    assert regression is not None and "lifecycle-machine-regression" in regression
+    assert reached["property:examples"] >= 1
