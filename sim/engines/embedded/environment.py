@@ -41,8 +41,8 @@ from .clock import SimClock
 from .delivery import DeliveryRecord, EventDelivery
 from .faults import AwsFaultEffect, Faults
 from .lambdas import Invocation, LambdaDispatcher
-from .schedules import ScheduleRunner
 from .retention import Retention, RetentionSweeper
+from .schedules import ScheduleRunner
 from .ttl import DEFAULT_SWEEP_SECONDS, TtlSweeper
 
 if TYPE_CHECKING:
