@@ -29,6 +29,7 @@ from . import invariants
 from .model import Fault, Scenario, TfcBehaviour
 from .observe import Observed, StatusWatch
 from .recorded import Recorded, is_reveal
+from .secret_search import SecretFinder
 from .trace import AlarmRecord, DdbRecord, DeliveryRecord, DlqRecord, FaultRecord, FlowDlqRecord, LambdaRecord, SnsRecord, Trace
 
 _de = TypeDeserializer()
@@ -153,8 +154,8 @@ class EmbeddedStage:
         if self.recorded.keeping:
             # Only what holds a secret is kept for the invariant (the rest, every execution's
             # history, is the bulk of a long run's memory); the secrets are all known by now.
-            secrets = [s for s in self._secrets() if s]
-            self._at_end = [(where, text) for where, text in self._held_at_end() if any(s in text for s in secrets)]
+            finder = SecretFinder(self._secrets())
+            self._at_end = [(where, text) for where, text in self._held_at_end() if finder.any_in(text)]
 
     def _secrets(self) -> tuple[str, ...]:
         given = invariants.scenario_secrets(self.scenario) if self.scenario is not None else ()

@@ -14,6 +14,7 @@ from sim.controlplane.config import tenant_of_workspace
 from sim.controlplane.statuses import IN_PROGRESS, LEGAL_TRANSITIONS, TERMINAL, TenantStatus
 
 from .model import Scenario, SensitiveVariable
+from .secret_search import SecretFinder
 from .trace import ApiRecord, DlqRecord, FlowDlqRecord, LambdaRecord, SnsRecord, StatusRecord, TfcRecord, Trace
 
 if TYPE_CHECKING:
@@ -263,12 +264,11 @@ def secrets_stay_secret(trace: Trace, secrets: tuple[str, ...], recorded: Sequen
     scenario gave as sensitive) in the trace's records, nor anywhere else the run recorded.
     Each value is named by its first four characters and each place once."""
     wanted = [s for s in dict.fromkeys(secrets) if len(s) >= MIN_SECRET_LENGTH]
+    finder = SecretFinder(wanted)
     places = [("the trace", "\n".join(trace.lines())), *recorded]
-    out = []
-    for secret in wanted:
-        seen: set[str] = set()
-        for where, text in places:
-            if where not in seen and secret in text:
-                seen.add(where)
-                out.append(f"{SENSITIVE_VIOLATION} ({secret[:4]}...) is recorded in {where}")
-    return out
+    seen: dict[str, list[str]] = {secret: [] for secret in wanted}
+    for where, text in places:
+        for secret in finder.found_in(text):
+            if where not in seen[secret]:
+                seen[secret].append(where)
+    return [f"{SENSITIVE_VIOLATION} ({secret[:4]}...) is recorded in {where}" for secret in wanted for where in seen[secret]]
