@@ -4,8 +4,8 @@ and 24, with 2% of TFC calls answered 503. Each size runs in a fresh process (so
 RSS is its own) and reports flows per wall second, simulated seconds per wall second, and
 memory per tenant.
 
-``BENCH_CHURN_SIZES`` (default ``500,1000``; add 5000 for the scaling check, which did not
-finish in 20 minutes on a 2-core machine) picks the sizes."""
+``BENCH_CHURN_SIZES`` (default ``500,1000``; add 5000 for the scaling check, about 12 minutes
+more) picks the sizes."""
 
 from __future__ import annotations
 
