@@ -4,7 +4,6 @@ once, peak memory, and the per-Task-state overhead."""
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 import statistics
 import time
@@ -76,8 +75,7 @@ def bench_task_overhead(n: int) -> dict[str, float]:
         assert _status_of(env, "overhead") == "ready"
         checks = [i for i in env.invocations if i.function.endswith("-check")]
         spec = next(f for f in env.stack.functions if f.name == "check")
-        module, _, attr = spec.handler.rpartition(".")
-        handler = getattr(importlib.import_module(module), attr)
+        handler = env.dispatcher.resolve(spec.handler)
         container = env.dispatcher.warm_container(checks[0].function)
         assert container is not None, "the check function was never invoked"
         t1 = time.perf_counter()

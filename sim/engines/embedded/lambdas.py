@@ -100,7 +100,8 @@ class LambdaDispatcher:
         self._ids = 0
         self._lock = threading.Lock()
 
-    def _resolve(self, handler: str) -> Callable[..., Any]:
+    def resolve(self, handler: str) -> Callable[..., Any]:
+        """The function a ``module.attr`` handler string names (imported once)."""
         fn = self._handlers.get(handler)
         if fn is None:
             module, _, attr = handler.rpartition(".")
@@ -154,7 +155,7 @@ class LambdaDispatcher:
         try:
             if fault is not None:
                 raise _InjectedError(fault.error_type, fault.message)
-            handler = self._resolve(function.handler)
+            handler = self.resolve(function.handler)
             with self._deadline(context._deadline) as token:
                 try:
                     with use_platform(self._container(name, function.environment_vars)):

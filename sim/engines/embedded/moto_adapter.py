@@ -488,8 +488,7 @@ def _patch_all(seams: dict[str, Any], patch: Callable[..., None], EvalComponent:
     # The parse is kept for the process, not the backend: CreateStateMachine's validation and
     # the first execution parse the same text, and a test process starts many backends.
     patch("asl_parse", staticmethod(_parse_once(seams["asl_parse"][2])))
-    parse_definition = functools.lru_cache(maxsize=64)(_parse_definition)
-    patch("entrypoint", lambda self: parse_definition(self._evaluation_details.state_machine_details.definition))
+    patch("entrypoint", lambda self: _parse_definition(self._evaluation_details.state_machine_details.definition))
     patch("json_path", functools.lru_cache(maxsize=1024)(seams["json_path"][2]))
     patch("result_path", functools.lru_cache(maxsize=1024)(seams["result_path"][2]))
     patch("lambda_invoke", lambda_invoke)
@@ -791,6 +790,7 @@ def _parse_once(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def _parse_definition(definition: str) -> Any:
+    """The parsed program (through the patched, remembered parse)."""
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     return AmazonStateLanguageParser.parse(definition)[0]
@@ -864,16 +864,6 @@ class LiveInstances:
 
     def __iter__(self) -> Iterator[Any]:
         return iter([obj for obj in (r() for r in list(self._refs)) if obj is not None])
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def remove(self, instance: Any) -> None:
-        for i, r in enumerate(self._refs):
-            if r() is instance:
-                del self._refs[i]
-                return
-        raise ValueError("not tracked")
 
 
 def _tracked_weakly(cls: Any, *args: Any, **kwargs: Any) -> Any:
