@@ -172,20 +172,33 @@ class FaultyClient:
         return call
 
 
-class PerThreadASGITransport(httpx.BaseTransport):
-    """The fake TFC in-process, with one event loop per calling thread: an execution
-    parked on the simulated clock inside a TFC call (injected latency) must not hold a
-    transport another execution needs."""
+class PooledASGITransport(httpx.BaseTransport):
+    """The fake TFC in-process, each request in flight on an event loop of its own: an
+    execution parked on the simulated clock inside a TFC call (injected latency) must not
+    hold a loop another execution needs. Loops are reused once their request is answered
+    (a loop a thread, as before, made one for every execution and Task thread)."""
 
     def __init__(self, app: Any) -> None:
         self._app = app
-        self._local = threading.local()
+        self._idle: list[SyncASGITransport] = []
+        self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        t = getattr(self._local, "transport", None)
+        with self._lock:
+            t = self._idle.pop() if self._idle else None
         if t is None:
-            t = self._local.transport = SyncASGITransport(self._app)
-        return t.handle_request(request)
+            t = SyncASGITransport(self._app)
+        try:
+            return t.handle_request(request)
+        finally:
+            with self._lock:
+                self._idle.append(t)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for t in idle:
+            t.close()
 
 
 class EmbeddedBackend(BackendBase):
@@ -221,7 +234,7 @@ class EmbeddedBackend(BackendBase):
         self._adapter: moto_adapter.AdapterHandle | None = None
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()  # boto3 builds clients thread-unsafely; served calls come on many threads
-        self._tfc_transport = PerThreadASGITransport(self.tfc_app)
+        self._tfc_transport = PooledASGITransport(self.tfc_app)
         self._ids = random.Random(f"{c.seed}:request-ids")
         self._id_lock = threading.Lock()
         self._platforms = 0
@@ -362,6 +375,7 @@ class EmbeddedBackend(BackendBase):
         if self._adapter is not None:
             self._adapter.uninstall()
             self._adapter = None
+        self._tfc_transport.close()
 
     def __enter__(self) -> Self:
         return self.start()

@@ -59,6 +59,10 @@ moto seam                                      replaced by
 ``BaseJSONSerializer._serialize_type_structure``  DynamoDB AttributeValues written directly
 ``BaseModel.__new__``                          models tracked weakly (moto kept every item
                                                a Scan copied out, for ever)
+``responses.method_names_from_class``          remembered per response class
+                                               (:mod:`moto_speed`)
+``dynamodb Table.scan``                        a FilterExpression evaluated before an item
+                                               is copied out, not after (:mod:`moto_speed`)
 *Start-up*
 ``moto.batch`` package ``__init__``            not run (:func:`defer_batch_models`): the
                                                parser needs one enum of ``moto.batch.utils``;
@@ -85,6 +89,8 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
+
+from sim.engines.embedded import moto_speed
 
 PINNED_MOTO = "5.2.5"
 
@@ -170,6 +176,12 @@ _SEAMS: dict[str, Seam] = {
     "model_tracking": Seam("moto.core.common_models", "BaseModel.__new__", "(cls, *args, **kwargs)"),
     # speed
     "json_structure": Seam("moto.core.serialize", "BaseJSONSerializer._serialize_type_structure", "(self, serialized, value, shape, key)"),
+    "response_methods": Seam("moto.core.responses", "method_names_from_class", "(clazz)"),
+    "table_scan": Seam(
+        "moto.dynamodb.models.table",
+        "Table.scan",
+        "(self, filters, limit, exclusive_start_key, filter_expression=..., index_name=..., consistent_read=..., projection_expression=..., segments=...)",
+    ),
 }
 
 #: Seams that locate a class to which the adapter *adds* an attribute (an API moto lacks),
@@ -478,6 +490,10 @@ def _patch_all(seams: dict[str, Any], patch: Callable[..., None], EvalComponent:
     patch("sfn_lambda_call", _inline_lambda_call(seams["sfn_lambda_call"][2]))
     patch("json_structure", _fast_attribute_values(seams["json_structure"][2]))
     patch("model_tracking", _tracked_weakly)
+    patch("response_methods", moto_speed.cached_method_names(seams["response_methods"][2]))
+    from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
+
+    patch("table_scan", moto_speed.filtered_scan(seams["table_scan"][2], RESULT_SIZE_LIMIT))
     # Speed only: the interpreter deep-copies every state's input, result and context
     # (JSON values) several times per state; a copier that knows JSON is several times faster.
     json_copy = types.SimpleNamespace(deepcopy=_json_deepcopy, copy=copy.copy)
