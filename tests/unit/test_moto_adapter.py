@@ -486,3 +486,33 @@ def test_a_definition_is_parsed_once_per_process_and_a_bad_one_refused_every_tim
                 sfn.create_state_machine(name=name, roleArn=role, definition=bad)
             assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
             assert "ASLParserException" in refused.value.response["Error"]["Message"]
+
+
+def test_a_jsonpath_is_parsed_once_per_process_and_a_bad_one_refused_every_time():
+    """moto builds a PLY parser for every JSONPath it evaluates (~5 ms each); the parse is
+    remembered per path for the process (a second backend, as every test process starts
+    several, parses nothing again), and a path that does not parse fails each time."""
+    from jsonpath_ng.ext import parser as jsonpath_parser
+    from jsonpath_ng.exceptions import JsonPathParserError
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    from sim.engines.embedded.environment import EmbeddedBackend
+
+    built = []
+    original = jsonpath_parser.ExtendedJsonPathParser.parse
+
+    def counted(self: Any, string: str, *args: Any, **kwargs: Any) -> Any:
+        built.append(string)
+        return original(self, string, *args, **kwargs)
+
+    path = "$.remembered.per_process[0]"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(jsonpath_parser.ExtendedJsonPathParser, "parse", counted)
+        for _ in range(2):
+            with EmbeddedBackend():
+                assert json_path.extract_json(path, {"remembered": {"per_process": [7]}}) == 7
+                for _ in range(2):
+                    with pytest.raises(JsonPathParserError):
+                        json_path.extract_json("$.[unclosed", {})
+    assert built.count(path) == 1
+    assert built.count("$.[unclosed") == 4

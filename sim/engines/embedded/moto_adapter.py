@@ -500,13 +500,14 @@ def _patch_all(seams: dict[str, Any], patch: Callable[..., None], EvalComponent:
     patch("states_copy", json_copy)
     patch("expression_copy", json_copy)
     # Speed only: moto re-parses the ASL text (ANTLR) for every execution and builds a
-    # JSONPath parser (PLY) for every path it evaluates; both results are immutable.
+    # JSONPath parser (PLY) for every path it evaluates; both results are immutable and kept
+    # for the process.
     # The parse is kept for the process, not the backend: CreateStateMachine's validation and
     # the first execution parse the same text, and a test process starts many backends.
     patch("asl_parse", staticmethod(_parse_once(seams["asl_parse"][2])))
     patch("entrypoint", lambda self: _parse_definition(self._evaluation_details.state_machine_details.definition))
-    patch("json_path", functools.lru_cache(maxsize=1024)(seams["json_path"][2]))
-    patch("result_path", functools.lru_cache(maxsize=1024)(seams["result_path"][2]))
+    patch("json_path", _parse_once(seams["json_path"][2], maxsize=1024))
+    patch("result_path", _parse_once(seams["result_path"][2], maxsize=1024))
     patch("lambda_invoke", lambda_invoke)
     patch("rule_delivery", send_to_targets)
     patch("dynamodb_request", _serialized_dynamodb(seams["dynamodb_request"][2]))
@@ -793,15 +794,16 @@ def _test_event_pattern(self: Any) -> str:
     return json.dumps({"Result": event_matches(pattern, event)})
 
 
-_PARSES: dict[Callable[..., Any], Callable[[str], Any]] = {}
+_PARSES: dict[Callable[..., Any], Callable[..., Any]] = {}
 
 
-def _parse_once(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """moto's ASL parse (an ANTLR parse: ~0.1 s a definition), remembered per definition
-    text for the process. Its result is immutable: executions share the parsed program."""
+def _parse_once(parse: Callable[..., Any], maxsize: int = 64) -> Callable[..., Any]:
+    """A moto parser's result, remembered per text for the process: the ASL parse (ANTLR,
+    ~0.1 s a definition) and the JSONPath parsers (each parse builds a PLY parser, ~5 ms).
+    Their results are immutable: executions share them."""
     cached = _PARSES.get(parse)
     if cached is None:
-        cached = _PARSES[parse] = functools.lru_cache(maxsize=64)(parse)
+        cached = _PARSES[parse] = functools.lru_cache(maxsize=maxsize)(parse)
     return cached
 
 
