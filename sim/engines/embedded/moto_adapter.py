@@ -500,10 +500,9 @@ def _patch_all(seams: dict[str, Any], patch: Callable[..., None], EvalComponent:
     patch("states_copy", json_copy)
     patch("expression_copy", json_copy)
     # Speed only: moto re-parses the ASL text (ANTLR) for every execution and builds a
-    # JSONPath parser (PLY) for every path it evaluates; both results are immutable and kept
-    # for the process.
-    # The parse is kept for the process, not the backend: CreateStateMachine's validation and
-    # the first execution parse the same text, and a test process starts many backends.
+    # JSONPath parser (PLY) for every path it evaluates; both results are immutable. They are
+    # kept for the process, not the backend: CreateStateMachine's validation and the first
+    # execution parse the same text, and a test process starts many backends.
     patch("asl_parse", staticmethod(_parse_once(seams["asl_parse"][2])))
     patch("entrypoint", lambda self: _parse_definition(self._evaluation_details.state_machine_details.definition))
     patch("json_path", _parse_once(seams["json_path"][2], maxsize=1024))
