@@ -86,3 +86,23 @@ def test_method_names_are_listed_once_per_class_and_as_moto_lists_them(monkeypat
     first.append("mutated by a caller")
     assert names(DynamoHandler) == utils.method_names_from_class(DynamoHandler)
     assert "put_item" in first and listed == [DynamoHandler]
+
+
+def test_an_attribute_is_sized_as_moto_sizes_it(monkeypatch):
+    """Sizes count toward Scan's 1 MB page and the 400 KB item limit: the direct sizes of
+    strings (ASCII and not), numbers, booleans and null equal moto's, and the rest is
+    moto's own."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    values = [
+        {"S": ""}, {"S": "plain"}, {"S": "Grüße \u2603"}, {"N": "-12.50"}, {"N": "0"}, {"BOOL": True}, {"BOOL": False},
+        {"NULL": True}, {"SS": ["a", "bb"]}, {"NS": ["1", "22"]}, {"L": [{"S": "x"}, {"N": "3"}]},
+        {"M": {"k": {"S": "v"}, "n": {"M": {"z": {"BOOL": False}}}}}, {"B": b"\x00\xff"},
+    ]
+    sizes = {}
+    for fast in (False, True):
+        monkeypatch.setattr(moto_speed, "FAST_MOTO_INTERNALS", fast)
+        with EmbeddedBackend():
+            sizes[fast] = [DynamoType(v).size() for v in values]
+    assert sizes[True] == sizes[False]
+    assert sizes[True][:4] == [0, 5, len("Grüße \u2603".encode()), 6]

@@ -63,6 +63,8 @@ moto seam                                      replaced by
                                                (:mod:`moto_speed`)
 ``dynamodb Table.scan``                        a FilterExpression evaluated before an item
                                                is copied out, not after (:mod:`moto_speed`)
+``DynamoType.size``                            a string's, number's, boolean's size
+                                               written directly (:mod:`moto_speed`)
 *Start-up*
 ``moto.batch`` package ``__init__``            not run (:func:`defer_batch_models`): the
                                                parser needs one enum of ``moto.batch.utils``;
@@ -177,6 +179,7 @@ _SEAMS: dict[str, Seam] = {
     # speed
     "json_structure": Seam("moto.core.serialize", "BaseJSONSerializer._serialize_type_structure", "(self, serialized, value, shape, key)"),
     "response_methods": Seam("moto.core.responses", "method_names_from_class", "(clazz)"),
+    "attribute_size": Seam("moto.dynamodb.models.dynamo_type", "DynamoType.size", "(self)"),
     "table_scan": Seam(
         "moto.dynamodb.models.table",
         "Table.scan",
@@ -494,6 +497,7 @@ def _patch_all(seams: dict[str, Any], patch: Callable[..., None], EvalComponent:
     from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
 
     patch("table_scan", moto_speed.filtered_scan(seams["table_scan"][2], RESULT_SIZE_LIMIT))
+    patch("attribute_size", moto_speed.attribute_size(seams["attribute_size"][2]))
     # Speed only: the interpreter deep-copies every state's input, result and context
     # (JSON values) several times per state; a copier that knows JSON is several times faster.
     json_copy = types.SimpleNamespace(deepcopy=_json_deepcopy, copy=copy.copy)
