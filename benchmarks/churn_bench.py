@@ -20,7 +20,8 @@ from datetime import date, timedelta
 from benchmarks.memory import rss_now_mb
 
 FLOWS_GOAL = 100.0
-MB_PER_TENANT_GOAL = 0.5
+#: The 5,000-tenant month's peak RSS, at most (issue 14's memory goal).
+PEAK_RSS_GOAL_MB = 2000.0
 DAY = 86_400
 
 
@@ -79,6 +80,13 @@ def main() -> int:
             f"  {n:>8}{int(row['flows']):>8}{row['wall']:>9.1f}{row['flows_per_s']:>9.1f}{FLOWS_GOAL:>7.0f}"
             f"{row['sim_per_wall']:>14,.0f}{row['rss_mb']:>8.0f} MB{(row['rss_mb'] - row['base_mb']) / n:>11.2f}  {verdict}"
         )
+    for row in rows:
+        if row["tenants"] == 1000:
+            met = "met" if row["flows_per_s"] >= FLOWS_GOAL else "MISSED"
+            print(f"  flows/s at 1,000 tenants: {row['flows_per_s']:.1f}, {row['flows_per_s'] / FLOWS_GOAL:.2f}x the goal of {FLOWS_GOAL:.0f} ({met})")
+        if row["tenants"] >= 5000:
+            met = "met" if row["rss_mb"] < PEAK_RSS_GOAL_MB else "MISSED"
+            print(f"  peak RSS at {row['tenants']:,.0f} tenants: {row['rss_mb']:,.0f} MB (goal: under {PEAK_RSS_GOAL_MB:,.0f} MB, {met})")
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         ratio = last["flows_per_s"] / first["flows_per_s"]
