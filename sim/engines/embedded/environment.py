@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
-import boto3
 import httpx
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
@@ -379,7 +378,7 @@ class EmbeddedBackend(BackendBase):
             c = self._clients.get(service)
             if c is not None:
                 return c
-            c = boto3.client(
+            c = moto_adapter.boto3_session().client(
                 service,
                 region_name=self.stack.region,
                 aws_access_key_id="testing",

@@ -63,6 +63,12 @@ moto seam                                      replaced by
 ``moto.batch`` package ``__init__``            not run (:func:`defer_batch_models`): the
                                                parser needs one enum of ``moto.batch.utils``;
                                                the models load when Batch is first used
+``moto.core.utils.create_loader``              one model loader for the process (moto made
+                                               one per service model, each listing every
+                                               botocore service again)
+``AccountSpecificBackend.get_session``         :func:`boto3_session`, the session the
+                                               embedded backend's clients are made from:
+                                               botocore's files are read once for both
 =============================================  ==========================================
 
 :func:`check_seams` fails loudly, naming the seam, if a moto upgrade moves any of them or
@@ -170,6 +176,9 @@ _SEAMS: dict[str, Seam] = {
     "model_tracking": Seam("moto.core.common_models", "BaseModel.__new__", "(cls, *args, **kwargs)"),
     # speed
     "json_structure": Seam("moto.core.serialize", "BaseJSONSerializer._serialize_type_structure", "(self, serialized, value, shape, key)"),
+    # start-up
+    "model_loader": Seam("moto.core.utils", "create_loader", "()"),
+    "regions_session": Seam("moto.core.base_backend", "AccountSpecificBackend.get_session", "()"),
 }
 
 #: Seams that locate a class to which the adapter *adds* an attribute (an API moto lacks),
@@ -499,6 +508,8 @@ def _patch_all(seams: dict[str, Any], patch: Callable[..., None], EvalComponent:
     patch("put_targets", lambda self, name, bus, targets: _put_targets(original_put_targets, self, name, bus, targets))
     patch("test_event_pattern", _test_event_pattern)
     patch("alarm_history", _describe_alarm_history, added=_ADDED["alarm_history"])
+    patch("model_loader", _one_loader(seams["model_loader"][2]))
+    patch("regions_session", classmethod(lambda cls: boto3_session()))
     _patch_time(seams, patch)
 
 
@@ -787,6 +798,29 @@ def _parse_once(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     if cached is None:
         cached = _PARSES[parse] = functools.lru_cache(maxsize=64)(parse)
     return cached
+
+
+_LOADERS: dict[Callable[[], Any], Callable[[], Any]] = {}
+
+
+def _one_loader(create: Callable[[], Any]) -> Callable[[], Any]:
+    """moto makes a new model loader for each service model it reads, and each new loader
+    lists botocore's ~400 service folders again (~17 ms a service at start-up); one loader
+    for the process lists them once. It reads the same files into the same models."""
+    shared = _LOADERS.get(create)
+    if shared is None:
+        shared = _LOADERS[create] = functools.cache(create)
+    return shared
+
+
+@functools.cache
+def boto3_session() -> Any:
+    """The one boto3 session of the process: the embedded backend's clients are made from
+    it, and moto reads each service's Regions from it (reading the service's model and
+    botocore's endpoints table to do so), so those files are read once, not per session."""
+    import boto3
+
+    return boto3.Session()
 
 
 def _parse_definition(definition: str) -> Any:
