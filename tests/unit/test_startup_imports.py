@@ -34,3 +34,17 @@ def test_batch_still_works_when_asked_for():
         "    print(env.client('batch').describe_compute_environments()['computeEnvironments'])\n"
     )
     assert out.strip() == "[]"
+
+
+def test_start_leaves_the_garbage_collector_as_it_found_it():
+    # start() pauses the cyclic collector while it builds the backend's long-lived heap.
+    out = _run(
+        "import gc\n"
+        "from sim.engines.embedded.environment import EmbeddedBackend\n"
+        "with EmbeddedBackend() as env:\n"
+        "    print(gc.isenabled())\n"
+        "gc.disable()\n"
+        "with EmbeddedBackend() as env:\n"
+        "    print(gc.isenabled())\n"
+    )
+    assert out.split() == ["True", "False"]
