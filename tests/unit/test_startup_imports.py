@@ -26,6 +26,19 @@ def test_a_started_backend_has_not_imported_batch_models_or_ec2():
     assert out.strip() == "[]"
 
 
+def test_a_started_backend_loads_the_fake_tfcs_http_layer_only_when_tfc_is_first_called():
+    out = _run(
+        "import sys\n"
+        "from sim.engines.embedded.environment import EmbeddedBackend\n"
+        "layer = ('fake_tfc.app', 'fake_tfc.http_admin', 'fake_tfc.http_api')\n"
+        "with EmbeddedBackend() as env:\n"
+        "    print(sorted(m for m in sys.modules if m in layer))\n"
+        "    env.tfc_transport().handle_request(__import__('httpx').Request('GET', 'http://tfc/_fake/clock'))\n"
+        "    print(sorted(m for m in sys.modules if m in layer))\n"
+    )
+    assert out.splitlines() == ["[]", "['fake_tfc.app', 'fake_tfc.http_admin', 'fake_tfc.http_api']"]
+
+
 def test_batch_still_works_when_asked_for():
     out = _run(
         "import boto3\n"

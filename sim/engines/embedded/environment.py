@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 
-from fake_tfc import FakeTFC, create_app
+from fake_tfc import FakeTFC
 from fake_tfc.clock import VIRTUAL_EPOCH
 from fake_tfc.transport import SyncASGITransport
 from sim.controlplane.flow import DEFAULT_POLL_BUDGET, DEFAULT_WAIT_SECONDS
@@ -190,16 +190,17 @@ class FaultyClient:
 class PerThreadASGITransport(httpx.BaseTransport):
     """The fake TFC in-process, with one event loop per calling thread: an execution
     parked on the simulated clock inside a TFC call (injected latency) must not hold a
-    transport another execution needs."""
+    transport another execution needs. ``app`` gives the app (each thread asks on its first
+    request)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Callable[[], Any]) -> None:
         self._app = app
         self._local = threading.local()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         t = getattr(self._local, "transport", None)
         if t is None:
-            t = self._local.transport = SyncASGITransport(self._app)
+            t = self._local.transport = SyncASGITransport(self._app())
         return t.handle_request(request)
 
 
@@ -212,7 +213,6 @@ class EmbeddedBackend(BackendBase):
         )
         self.clock = SimClock(c.start, stall_seconds=c.stall_seconds)
         self.fake = FakeTFC(TFCClockView(self.clock), seed=c.seed, organizations=[c.tfc_organization], tokens=[c.tfc_token])
-        self.tfc_app = create_app(self.fake, rate_limit=c.tfc_rate_limit)
         self.faults = Faults()
         self.invocations: list[Invocation] = []
         self.deliveries: list[DeliveryRecord] = []
@@ -236,7 +236,9 @@ class EmbeddedBackend(BackendBase):
         self._adapter: moto_adapter.AdapterHandle | None = None
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()  # boto3 builds clients thread-unsafely; served calls come on many threads
-        self._tfc_transport = PerThreadASGITransport(self.tfc_app)
+        self._tfc_app: Any = None
+        self._tfc_app_lock = threading.Lock()
+        self._tfc_transport = PerThreadASGITransport(lambda: self.tfc_app)
         self._ids = random.Random(f"{c.seed}:request-ids")
         self._id_lock = threading.Lock()
         self._platforms = 0
@@ -407,6 +409,17 @@ class EmbeddedBackend(BackendBase):
             )
             self._clients[service] = c
         return c
+
+    @property
+    def tfc_app(self) -> Any:
+        """The fake TFC's ASGI app, made on first use (an embedded backend whose handlers
+        never call TFC does not load its HTTP layer)."""
+        with self._tfc_app_lock:
+            if self._tfc_app is None:
+                from fake_tfc import create_app
+
+                self._tfc_app = create_app(self.fake, rate_limit=self.config.tfc_rate_limit)
+            return self._tfc_app
 
     def tfc_transport(self) -> httpx.BaseTransport:
         return self._tfc_transport
