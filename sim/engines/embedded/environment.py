@@ -12,7 +12,6 @@ on loopback ports for people and other processes (``python -m sim up``).
 from __future__ import annotations
 
 import contextlib
-import gc
 import random
 import threading
 import uuid
@@ -32,6 +31,7 @@ from sim.controlplane.flow import DEFAULT_POLL_BUDGET, DEFAULT_WAIT_SECONDS
 from sim.controlplane.metrics import NAMESPACE as METRICS_NAMESPACE
 from sim.stack.deploy import Deployed, deploy, deploy_alarms
 from sim.stack.wiring import DEFAULT_PREFIX, DEFAULT_TFC_ORGANIZATION, Stack
+from sim.startup import collector_paused
 
 from ..base import BackendBase
 
@@ -85,21 +85,6 @@ def _drawing_from(stream: random.Random) -> Iterator[None]:
     finally:
         stream.setstate(mock_random.getstate())
         mock_random.setstate(saved)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Start-up builds a large heap that lives as long as the backend (moto's backends,
-    botocore's models, the parsed definition): the cyclic collector's full passes over that
-    growing heap were a quarter of start() and found nothing to free. Reference
-    counting frees as usual meanwhile; the collector resumes as it was."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class TFCClockView:
@@ -327,7 +312,7 @@ class EmbeddedBackend(BackendBase):
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> Self:
-        with _collector_paused():
+        with collector_paused():
             return self._start()
 
     def _start(self) -> Self:
