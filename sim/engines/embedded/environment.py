@@ -36,6 +36,7 @@ from sim.startup import collector_paused
 from ..base import BackendBase
 
 from . import moto_adapter
+from .botocore_files import boto3_session
 from .alarms import AlarmEvaluator
 from .clock import SimClock
 from .delivery import DeliveryRecord, EventDelivery
@@ -385,7 +386,7 @@ class EmbeddedBackend(BackendBase):
             c = self._clients.get(service)
             if c is not None:
                 return c
-            c = moto_adapter.boto3_session().client(
+            c = boto3_session().client(
                 service,
                 region_name=self.stack.region,
                 aws_access_key_id="testing",

@@ -65,9 +65,9 @@ moto seam                                      replaced by
                                                the models load when Batch is first used
 ``moto.core.utils.create_loader``              one model loader for the process (moto made
                                                one per service model, each listing every
-                                               botocore service again)
-``AccountSpecificBackend.get_session``         :func:`boto3_session`, the session the
-                                               embedded backend's clients are made from:
+                                               botocore service again), parsing with orjson
+``AccountSpecificBackend.get_session``         ``botocore_files.boto3_session``, the session
+                                               the embedded backend's clients are made from:
                                                botocore's files are read once for both
 =============================================  ==========================================
 
@@ -91,6 +91,8 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
+
+from .botocore_files import boto3_session, read_with_orjson
 
 PINNED_MOTO = "5.2.5"
 
@@ -806,21 +808,12 @@ _LOADERS: dict[Callable[[], Any], Callable[[], Any]] = {}
 def _one_loader(create: Callable[[], Any]) -> Callable[[], Any]:
     """moto makes a new model loader for each service model it reads, and each new loader
     lists botocore's ~400 service folders again (~17 ms a service at start-up); one loader
-    for the process lists them once. It reads the same files into the same models."""
+    for the process lists them once. It reads the same files into the same models (with
+    orjson, as the embedded backend's own session does)."""
     shared = _LOADERS.get(create)
     if shared is None:
-        shared = _LOADERS[create] = functools.cache(create)
+        shared = _LOADERS[create] = functools.cache(lambda: read_with_orjson(create()))
     return shared
-
-
-@functools.cache
-def boto3_session() -> Any:
-    """The one boto3 session of the process: the embedded backend's clients are made from
-    it, and moto reads each service's Regions from it (reading the service's model and
-    botocore's endpoints table to do so), so those files are read once, not per session."""
-    import boto3
-
-    return boto3.Session()
 
 
 def _parse_definition(definition: str) -> Any:
