@@ -1,19 +1,17 @@
-"""The embedded backend reads botocore's data files with orjson (start-up speed): every file
-it reads must give exactly what botocore's own loader gives, and anything orjson would read
-otherwise goes to botocore's loader."""
+"""The embedded backend reads botocore's data files into plain dicts (start-up speed): every
+file it reads must give exactly what botocore's own loader gives, in the same order."""
 
 from __future__ import annotations
 
 import gzip
 import json
-import math
 from pathlib import Path
 
 import botocore
 import pytest
 from botocore.loaders import JSONFileLoader
 
-from sim.engines.embedded.botocore_files import OrjsonFileLoader, boto3_session
+from sim.engines.embedded.botocore_files import DictFileLoader, boto3_session
 
 DATA = Path(botocore.__file__).parent / "data"
 #: What a started embedded backend reads: its clients' services and moto's (logs, for Lambda).
@@ -40,36 +38,18 @@ def _shape(value: object) -> object:
 
 @pytest.mark.parametrize("path", _files(), ids=lambda p: str(Path(p).relative_to(DATA)))
 def test_every_file_start_up_reads_gives_what_botocore_gives_in_the_same_order(path):
-    assert _shape(OrjsonFileLoader().load_file(path)) == _shape(JSONFileLoader().load_file(path))
+    assert _shape(DictFileLoader().load_file(path)) == _shape(JSONFileLoader().load_file(path))
 
 
 def test_a_missing_file_is_none_as_with_botocore(tmp_path):
-    assert OrjsonFileLoader().load_file(str(tmp_path / "absent")) is None
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        '{"max": 123456789012345678901234567890}',  # orjson: a float; json: an int
-        '{"min": -9223372036854775809}',
-        '{"limit": NaN}',  # json reads it; orjson refuses
-    ],
-)
-def test_what_orjson_would_read_otherwise_is_read_by_botocore(tmp_path, text):
-    (tmp_path / "model.json").write_text(text)
-    got = OrjsonFileLoader().load_file(str(tmp_path / "model"))
-    want = JSONFileLoader().load_file(str(tmp_path / "model"))
-    assert list(got) == list(want)
-    g, w = next(iter(got.values())), next(iter(want.values()))
-    assert type(g) is type(w)
-    assert (math.isnan(g) and math.isnan(w)) or g == w
+    assert DictFileLoader().load_file(str(tmp_path / "absent")) is None
 
 
 def test_gzipped_files_are_read(tmp_path):
     with gzip.open(tmp_path / "model.json.gz", "wb") as f:
         f.write(json.dumps({"b": 1, "a": [2, {"c": None}]}).encode())
-    assert _shape(OrjsonFileLoader().load_file(str(tmp_path / "model"))) == _shape({"b": 1, "a": [2, {"c": None}]})
+    assert _shape(DictFileLoader().load_file(str(tmp_path / "model"))) == _shape({"b": 1, "a": [2, {"c": None}]})
 
 
-def test_the_backends_session_reads_its_files_with_orjson():
-    assert isinstance(boto3_session()._session.get_component("data_loader").file_loader, OrjsonFileLoader)
+def test_the_backends_session_reads_its_files_into_dicts():
+    assert isinstance(boto3_session()._session.get_component("data_loader").file_loader, DictFileLoader)

@@ -65,7 +65,7 @@ moto seam                                      replaced by
                                                the models load when Batch is first used
 ``moto.core.utils.create_loader``              one model loader for the process (moto made
                                                one per service model, each listing every
-                                               botocore service again), parsing with orjson
+                                               botocore service again), into plain dicts
 ``AccountSpecificBackend.get_session``         ``botocore_files.boto3_session``, the session
                                                the embedded backend's clients are made from:
                                                botocore's files are read once for both
@@ -92,7 +92,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from .botocore_files import boto3_session, read_with_orjson
+from .botocore_files import boto3_session, read_into_dicts
 
 PINNED_MOTO = "5.2.5"
 
@@ -808,11 +808,11 @@ _LOADERS: dict[Callable[[], Any], Callable[[], Any]] = {}
 def _one_loader(create: Callable[[], Any]) -> Callable[[], Any]:
     """moto makes a new model loader for each service model it reads, and each new loader
     lists botocore's ~400 service folders again (~17 ms a service at start-up); one loader
-    for the process lists them once. It reads the same files into the same models (with
-    orjson, as the embedded backend's own session does)."""
+    for the process lists them once. It reads the same files into the same models (into
+    plain dicts, as the embedded backend's own session does)."""
     shared = _LOADERS.get(create)
     if shared is None:
-        shared = _LOADERS[create] = functools.cache(lambda: read_with_orjson(create()))
+        shared = _LOADERS[create] = functools.cache(lambda: read_into_dicts(create()))
     return shared
 
 
