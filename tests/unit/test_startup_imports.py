@@ -61,3 +61,14 @@ def test_start_leaves_the_garbage_collector_as_it_found_it():
         "    print(gc.isenabled())\n"
     )
     assert out.split() == ["True", "False"]
+
+
+def test_a_running_backend_keeps_its_start_up_heap_out_of_the_collectors_passes_until_it_stops():
+    out = _run(
+        "import gc\n"
+        "from sim.engines.embedded.environment import EmbeddedBackend\n"
+        "with EmbeddedBackend() as env:\n"
+        "    print(gc.get_freeze_count() > 100_000)\n"
+        "print(gc.get_freeze_count())\n"
+    )
+    assert out.split() == ["True", "0"]

@@ -31,7 +31,7 @@ from sim.controlplane.flow import DEFAULT_POLL_BUDGET, DEFAULT_WAIT_SECONDS
 from sim.controlplane.metrics import NAMESPACE as METRICS_NAMESPACE
 from sim.stack.deploy import Deployed, deploy, deploy_alarms
 from sim.stack.wiring import DEFAULT_PREFIX, DEFAULT_TFC_ORGANIZATION, Stack
-from sim.startup import collector_paused
+from sim.startup import collector_paused, release_kept
 
 from ..base import BackendBase
 
@@ -220,6 +220,7 @@ class EmbeddedBackend(BackendBase):
         self.deployed: Deployed | None = None
         self._mock: Any = None
         self._adapter: moto_adapter.AdapterHandle | None = None
+        self._kept = False  # start() froze its heap (see sim.startup)
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()  # boto3 builds clients thread-unsafely; served calls come on many threads
         self._tfc_app: Any = None
@@ -313,10 +314,12 @@ class EmbeddedBackend(BackendBase):
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> Self:
-        with collector_paused():
-            return self._start()
+        with collector_paused(keep=True):  # kept until stop(): the backend's heap lives as long
+            self._start()
+        self._kept = True
+        return self
 
-    def _start(self) -> Self:
+    def _start(self) -> None:
         # The adapter first: a second backend in this process is refused here, before it
         # has touched moto (its mock, its random seed) or anything the first one uses.
         self._adapter = moto_adapter.install(self.clock, self.dispatcher, self.delivery, self._execution_ended, self._dynamodb_answered)
@@ -358,7 +361,6 @@ class EmbeddedBackend(BackendBase):
         except BaseException:
             self.stop()
             raise
-        return self
 
     def stop(self) -> None:
         """Stop what this backend started (its pacer, its moto mock, its adapter); idempotent."""
@@ -369,6 +371,9 @@ class EmbeddedBackend(BackendBase):
         if self._adapter is not None:
             self._adapter.uninstall()
             self._adapter = None
+        if self._kept:
+            release_kept()
+            self._kept = False
 
     def __enter__(self) -> Self:
         return self.start()
