@@ -72,3 +72,14 @@ def test_a_running_backend_keeps_its_start_up_heap_out_of_the_collectors_passes_
         "print(gc.get_freeze_count())\n"
     )
     assert out.split() == ["True", "0"]
+
+
+def test_sim_ups_modules_leave_the_html_report_to_the_first_report_asked_for():
+    out = _run(
+        "import sys\n"
+        "import sim.commands.up, sim.live.run, sim.live.control, sim.engines.embedded.serve\n"
+        "print(sorted(m for m in sys.modules if m in ('sim.report.reports', 'sim.report.page')))\n"
+        "from sim.report import live_report\n"
+        "print(sorted(m for m in sys.modules if m in ('sim.report.reports', 'sim.report.page')))\n"
+    )
+    assert out.splitlines() == ["[]", "['sim.report.page', 'sim.report.reports']"]
