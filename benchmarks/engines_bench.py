@@ -15,6 +15,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -68,18 +69,72 @@ print(t1 - t0, time.perf_counter() - t1, flush=True)
 os._exit(0)
 """
 
+#: FRESH with the phases of start() timed: each function named is wrapped with a timer
+#: (a few dozen calls; the total is FRESH's, measured apart).
+PHASES = """import json, os, time
+from sim.engines.embedded import environment, moto_adapter
+from botocore.loaders import JSONFileLoader
+spent = {{}}
+def timed(name, fn):
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - t
+    return wrapper
+moto_adapter.install = timed("adapter", moto_adapter.install)
+environment.deploy = timed("deploy", environment.deploy)
+environment.deploy_alarms = timed("deploy", environment.deploy_alarms)
+environment.EmbeddedBackend.client = timed("clients", environment.EmbeddedBackend.client)
+JSONFileLoader.load_file = timed("files", JSONFileLoader.load_file)
+parse_once = moto_adapter._parse_once
+moto_adapter._parse_once = lambda parse: parse_once(timed("asl", parse))
+t = time.perf_counter()
+environment.EmbeddedBackend(environment.EmbeddedConfig(wait_seconds={w}, poll_budget={b})).start()
+spent["start"] = time.perf_counter() - t
+print(json.dumps(spent), flush=True)
+os._exit(0)
+"""
 
-def embedded_startup_fresh() -> tuple[float, float, float]:
+
+def _child(code: str, env: dict[str, str] | None = None) -> str:
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env).stdout
+
+
+def bytecode_cached(cache_dir: str) -> dict[str, str] | None:
+    """The environment with Python's bytecode cache written to ``cache_dir`` (not the tree),
+    as on a machine without PYTHONDONTWRITEBYTECODE; None if it is not set (nothing to add)."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return None
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = cache_dir
+    return env
+
+
+def embedded_startup_fresh(runs: int = 3, env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """A new interpreter: imports, moto started, the stack deployed (then exit at once).
-    Wall seconds from spawn to exit, and the child's own import and start seconds."""
+    Medians over ``runs``: wall seconds from spawn to exit, and the child's own import and
+    start seconds."""
     code = FRESH.format(w=REMOTE.wait_seconds, b=REMOTE.poll_budget)
-    t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    imports, start = map(float, out.split())
-    return time.perf_counter() - t0, imports, start
+    walls, imports, starts = [], [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        i, s = map(float, _child(code, env).split())
+        walls.append(time.perf_counter() - t0)
+        imports.append(i)
+        starts.append(s)
+    return statistics.median(walls), statistics.median(imports), statistics.median(starts)
 
 
-def up_startup_fresh() -> float:
+def embedded_startup_phases() -> dict[str, float]:
+    """Where a fresh start() goes: the moto adapter (moto's service modules imported, the
+    seams checked), the deploy (clients made, botocore's files parsed, the definition's
+    first ASL parse, moto answering), the rest; one fresh run, seconds."""
+    return dict(json.loads(_child(PHASES.format(w=REMOTE.wait_seconds, b=REMOTE.poll_budget))))
+
+
+def up_startup_fresh(env: dict[str, str] | None = None) -> float:
     """``python -m sim up`` in a new process until its REST API answers (then SIGTERM)."""
     import signal
     import urllib.error
@@ -90,7 +145,7 @@ def up_startup_fresh() -> float:
     ports = [str(free_port()) for _ in range(3)]
     cmd = [sys.executable, "-m", "sim", "up", "--quiet", "--aws-port", ports[0], "--api-port", ports[1], "--tfc-port", ports[2]]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         while proc.poll() is None and time.perf_counter() - t0 < 60:
             try:
@@ -169,10 +224,25 @@ def _row(label: str, emb: float | None, ms: float | None, goal: str, ok: bool | 
     print(f"  {label:<40}{e:>12}{m:>12}{r:>9}  {goal:<16}{verdict}")
 
 
+def _print_phases(fresh: float, imports: float, start: float, phases: dict[str, float]) -> None:
+    deploy, run_start = phases.get("deploy", 0.0), phases["start"]
+    rest = run_start - phases.get("adapter", 0.0) - deploy
+    print(f"      interpreter and exit {max(fresh - imports - start, 0.0):.2f} s, imports {imports:.2f} s, start() {start:.2f} s; start() in one run ({run_start:.2f} s):")
+    print(f"      moto adapter (moto's service modules, seams) {phases.get('adapter', 0.0):.2f} s, stack deploy {deploy:.2f} s (of which clients")
+    print(f"      made {phases.get('clients', 0.0):.2f} s, botocore files parsed for them and moto {phases.get('files', 0.0):.2f} s, the first")
+    print(f"      ASL parse of the definition {phases.get('asl', 0.0):.2f} s), the rest (moto's mock, clock, sweepers, alarms) {rest:.2f} s")
+
+
 def main() -> int:
     print("engines: one tenant's lifecycle, embedded backend vs MiniStack (wall time; ratio = MiniStack / embedded)")
-    fresh, fresh_imports, fresh_start = embedded_startup_fresh()
-    up = up_startup_fresh()
+    fresh, fresh_imports, fresh_start = embedded_startup_fresh(3)
+    phases = embedded_startup_phases()
+    up = statistics.median(up_startup_fresh() for _ in range(3))
+    with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
+        cached_env = bytecode_cached(cache)
+        if cached_env is not None:
+            _child("import sim.commands.up, sim.engines.embedded.serve, sim.live.control", cached_env)  # fills the cache
+            cached = embedded_startup_fresh(3, cached_env)[0], statistics.median(up_startup_fresh(cached_env) for _ in range(3))
     again = embedded_startup_again(3)
     emb, emb_tasks = embedded_lifecycles(5)
     ms, reason, status = None, "", 0
@@ -190,17 +260,23 @@ def main() -> int:
     emb_warm = statistics.median(emb[1:])
     print(f"  {'measure':<40}{'embedded':>12}{'MiniStack':>12}{'ratio':>9}  goal")
     _row("start-up, fresh process [1]", fresh, ms_start, f"embedded < {STARTUP_GOAL_S:.0f} s", fresh < STARTUP_GOAL_S)
+    _print_phases(fresh, fresh_imports, fresh_start, phases)
     _row("`sim up`, fresh process, until it serves", up, ms_start, f"embedded < {STARTUP_GOAL_S:.0f} s", up < STARTUP_GOAL_S)
     if ms_start:
         print(f"  {'start-up ratio, fresh (goal >= 2x)':<40}{ms_start / fresh:>11.2f}x  ({'ok' if ms_start / fresh >= 2 else 'MISSED'})")
+        print(f"  {'`sim up` ratio (goal >= 2x)':<40}{ms_start / up:>11.2f}x  ({'ok' if ms_start / up >= 2 else 'MISSED'})")
     _row("start-up, again in process (median 3)", again, None, f"embedded < {STARTUP_GOAL_S:.0f} s", again < STARTUP_GOAL_S)
     _row("lifecycle, cold: first after start-up", emb[0], ms_cold, f">= {LIFECYCLE_GOAL:.0f}x", ms_cold / emb[0] >= LIFECYCLE_GOAL if ms else None, "ms")
     _row(f"lifecycle, warm: median of {len(emb) - 1} / {len(ms['times']) - 1 if ms else 0}", emb_warm, ms_warm, f">= {LIFECYCLE_GOAL:.0f}x", ms_warm / emb_warm >= LIFECYCLE_GOAL if ms else None, "ms")
     print(f"  {'Task states per lifecycle [2]':<40}{emb_tasks:>12}{ms['tasks'] if ms else '-':>12}")
     if reason:
         print(f"  {reason}")
-    print(f"  [1] embedded: a new interpreter importing it ({fresh_imports:.2f} s), moto started and the stack deployed")
-    print(f"      ({fresh_start:.2f} s; moto loads its service backends on first use, hence the 'again' row);")
+    print("  [1] embedded: a new interpreter importing it, moto started and the stack deployed (median of 3;")
+    print("      moto loads its service backends on first use, hence the 'again' row); the phases, from one more")
+    print("      run with the functions named timed, sum to that run's own start. `sim up`: median of 3.")
+    if cached_env is not None:
+        print("      PYTHONDONTWRITEBYTECODE is set: tenant-sim's own modules are compiled at every start (in the imports);")
+        print(f"      with the bytecode cached (in a temporary PYTHONPYCACHEPREFIX): start-up {cached[0]:.2f} s, `sim up` {cached[1]:.2f} s.")
     print("      MiniStack: its process started until /_ministack/ready, then STS + fake TFC + deploy +")
     print("      functions Active (its venv and the Lambda zip are the one-time setup above).")
     print(f"  [2] both: create, update, delete through the API function, wait_seconds={REMOTE.wait_seconds} and the")

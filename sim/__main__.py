@@ -11,6 +11,8 @@ import importlib
 import sys
 from typing import NamedTuple
 
+from sim.startup import collector_paused
+
 
 class Command(NamedTuple):
     module: str
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     chosen = next((a for a in argv if not a.startswith("-")), None)
     module = None
     if chosen in COMMANDS:
-        module = importlib.import_module(COMMANDS[chosen].module)
+        with collector_paused():
+            module = importlib.import_module(COMMANDS[chosen].module)
         module.add_arguments(parsers[chosen])
     args = parser.parse_args(argv)
     assert module is not None  # parse_args exits on an unknown command

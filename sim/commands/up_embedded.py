@@ -13,6 +13,8 @@ and injects faults (:mod:`sim.live.control`).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import os
 import signal
@@ -28,6 +30,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sim.engines.ports import LOOPBACK
+from sim.startup import collector_paused
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -83,13 +86,13 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig
-    from sim.engines.embedded.serve import serve
-    from sim.engines.rest_api import rest_api_app
-    from sim.live.control import control_app
-    from sim.live.run import LiveRun
-
-    from sim.engines.embedded.retention import Retention
+    with collector_paused():
+        from sim.engines.embedded.environment import EmbeddedBackend, EmbeddedConfig
+        from sim.engines.embedded.retention import Retention
+        from sim.engines.embedded.serve import serve
+        from sim.engines.rest_api import rest_api_app
+        from sim.live.control import control_app
+        from sim.live.run import LiveRun
 
     try:
         retention = Retention(execution_days=args.execution_retention_days, log_days=args.log_retention_days)
@@ -102,19 +105,24 @@ def run(args: argparse.Namespace) -> int:
         retention=retention,
     )
     try:
-        with EmbeddedBackend(config) as env:
-            live = LiveRun(env, time_scale=args.time_scale, paused=args.virtual_clock)
-            tfc_app, api_app = control_app(live, env.tfc_app), rest_api_app(env, live.api_seen, auth=args.auth)
-            with serve(env, aws_port=args.aws_port, api_port=args.api_port, tfc_port=args.tfc_port, tfc_app=tfc_app, api_app=api_app) as ep:
+        with contextlib.ExitStack() as running:
+            with collector_paused():  # until it serves
+                env = running.enter_context(EmbeddedBackend(config))
+                live = LiveRun(env, time_scale=args.time_scale, paused=args.virtual_clock)
+                tfc_app, api_app = control_app(live, env.tfc_app), rest_api_app(env, live.api_seen, auth=args.auth)
+                ep = running.enter_context(serve(env, aws_port=args.aws_port, api_port=args.api_port, tfc_port=args.tfc_port, tfc_app=tfc_app, api_app=api_app))
                 live.endpoints = {"aws": ep.aws, "api": ep.api, "tfc": ep.tfc, "control": f"{ep.tfc}/_sim"}
                 live.start()
-                _announce(console, args, env, ep)
-                exporter = _exporter(args, env)
-                try:
-                    _watch(console, args, live, stop)
-                finally:
-                    if exporter is not None:
-                        exporter.stop()
+                # What start-up built lives as long as the process: the collector's later
+                # full passes skip it (else the first one comes at once and delays the first answers).
+                gc.freeze()
+            _announce(console, args, env, ep)
+            exporter = _exporter(args, env)
+            try:
+                _watch(console, args, live, stop)
+            finally:
+                if exporter is not None:
+                    exporter.stop()
     except OSError as exc:
         console.print(f"[red]cannot start: {exc}[/red] (is another LocalStack or tenant-sim running on those ports?)")
         return 1

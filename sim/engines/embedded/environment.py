@@ -19,23 +19,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
-import boto3
 import httpx
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 
-from fake_tfc import FakeTFC, create_app
+from fake_tfc import FakeTFC
 from fake_tfc.clock import VIRTUAL_EPOCH
 from fake_tfc.transport import SyncASGITransport
 from sim.controlplane.flow import DEFAULT_POLL_BUDGET, DEFAULT_WAIT_SECONDS
 from sim.controlplane.metrics import NAMESPACE as METRICS_NAMESPACE
 from sim.stack.deploy import Deployed, deploy, deploy_alarms
 from sim.stack.wiring import DEFAULT_PREFIX, DEFAULT_TFC_ORGANIZATION, Stack
+from sim.startup import collector_paused, release_kept
 
 from ..base import BackendBase
 
 from . import moto_adapter
+from .botocore_files import boto3_session
 from .alarms import AlarmEvaluator
 from .clock import SimClock
 from .delivery import DeliveryRecord, EventDelivery
@@ -176,9 +177,10 @@ class PooledASGITransport(httpx.BaseTransport):
     """The fake TFC in-process, each request in flight on an event loop of its own: an
     execution parked on the simulated clock inside a TFC call (injected latency) must not
     hold a loop another execution needs. Loops are reused once their request is answered
-    (a loop a thread, as before, made one for every execution and Task thread)."""
+    (a loop a thread, as before, made one for every execution and Task thread). ``app``
+    gives the app (asked when a loop is first made: the app is built on first use)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Callable[[], Any]) -> None:
         self._app = app
         self._idle: list[SyncASGITransport] = []
         self._lock = threading.Lock()
@@ -187,7 +189,7 @@ class PooledASGITransport(httpx.BaseTransport):
         with self._lock:
             t = self._idle.pop() if self._idle else None
         if t is None:
-            t = SyncASGITransport(self._app)
+            t = SyncASGITransport(self._app())
         try:
             return t.handle_request(request)
         finally:
@@ -210,7 +212,6 @@ class EmbeddedBackend(BackendBase):
         )
         self.clock = SimClock(c.start, stall_seconds=c.stall_seconds)
         self.fake = FakeTFC(TFCClockView(self.clock), seed=c.seed, organizations=[c.tfc_organization], tokens=[c.tfc_token])
-        self.tfc_app = create_app(self.fake, rate_limit=c.tfc_rate_limit)
         self.faults = Faults()
         self.invocations: list[Invocation] = []
         self.deliveries: list[DeliveryRecord] = []
@@ -232,9 +233,12 @@ class EmbeddedBackend(BackendBase):
         self.deployed: Deployed | None = None
         self._mock: Any = None
         self._adapter: moto_adapter.AdapterHandle | None = None
+        self._kept = False  # start() froze its heap (see sim.startup)
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()  # boto3 builds clients thread-unsafely; served calls come on many threads
-        self._tfc_transport = PooledASGITransport(self.tfc_app)
+        self._tfc_app: Any = None
+        self._tfc_app_lock = threading.Lock()
+        self._tfc_transport = PooledASGITransport(lambda: self.tfc_app)
         self._ids = random.Random(f"{c.seed}:request-ids")
         self._id_lock = threading.Lock()
         self._platforms = 0
@@ -323,6 +327,12 @@ class EmbeddedBackend(BackendBase):
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> Self:
+        with collector_paused(keep=True):  # kept until stop(): the backend's heap lives as long
+            self._start()
+        self._kept = True
+        return self
+
+    def _start(self) -> None:
         # The adapter first: a second backend in this process is refused here, before it
         # has touched moto (its mock, its random seed) or anything the first one uses.
         self._adapter = moto_adapter.install(self.clock, self.dispatcher, self.delivery, self._execution_ended, self._dynamodb_answered)
@@ -364,7 +374,6 @@ class EmbeddedBackend(BackendBase):
         except BaseException:
             self.stop()
             raise
-        return self
 
     def stop(self) -> None:
         """Stop what this backend started (its pacer, its moto mock, its adapter); idempotent."""
@@ -376,6 +385,9 @@ class EmbeddedBackend(BackendBase):
             self._adapter.uninstall()
             self._adapter = None
         self._tfc_transport.close()
+        if self._kept:
+            release_kept()
+            self._kept = False
 
     def __enter__(self) -> Self:
         return self.start()
@@ -393,7 +405,7 @@ class EmbeddedBackend(BackendBase):
             c = self._clients.get(service)
             if c is not None:
                 return c
-            c = boto3.client(
+            c = boto3_session().client(
                 service,
                 region_name=self.stack.region,
                 aws_access_key_id="testing",
@@ -402,6 +414,17 @@ class EmbeddedBackend(BackendBase):
             )
             self._clients[service] = c
         return c
+
+    @property
+    def tfc_app(self) -> Any:
+        """The fake TFC's ASGI app, made on first use (an embedded backend whose handlers
+        never call TFC does not load its HTTP layer)."""
+        with self._tfc_app_lock:
+            if self._tfc_app is None:
+                from fake_tfc import create_app
+
+                self._tfc_app = create_app(self.fake, rate_limit=self.config.tfc_rate_limit)
+            return self._tfc_app
 
     def tfc_transport(self) -> httpx.BaseTransport:
         return self._tfc_transport

@@ -69,6 +69,12 @@ moto seam                                      replaced by
 ``moto.batch`` package ``__init__``            not run (:func:`defer_batch_models`): the
                                                parser needs one enum of ``moto.batch.utils``;
                                                the models load when Batch is first used
+``moto.core.utils.create_loader``              one model loader for the process (moto made
+                                               one per service model, each listing every
+                                               botocore service again), into plain dicts
+``AccountSpecificBackend.get_session``         ``botocore_files.boto3_session``, the session
+                                               the embedded backend's clients are made from:
+                                               botocore's files are read once for both
 =============================================  ==========================================
 
 :func:`check_seams` fails loudly, naming the seam, if a moto upgrade moves any of them or
@@ -92,7 +98,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from sim.engines.embedded import moto_speed
+from . import moto_speed
+from .botocore_files import boto3_session, read_into_dicts
 
 PINNED_MOTO = "5.2.5"
 
@@ -185,6 +192,9 @@ _SEAMS: dict[str, Seam] = {
         "Table.scan",
         "(self, filters, limit, exclusive_start_key, filter_expression=..., index_name=..., consistent_read=..., projection_expression=..., segments=...)",
     ),
+    # start-up
+    "model_loader": Seam("moto.core.utils", "create_loader", "()"),
+    "regions_session": Seam("moto.core.base_backend", "AccountSpecificBackend.get_session", "()"),
 }
 
 #: Seams that locate a class to which the adapter *adds* an attribute (an API moto lacks),
@@ -519,6 +529,8 @@ def _patch_all(seams: dict[str, Any], patch: Callable[..., None], EvalComponent:
     patch("put_targets", lambda self, name, bus, targets: _put_targets(original_put_targets, self, name, bus, targets))
     patch("test_event_pattern", _test_event_pattern)
     patch("alarm_history", _describe_alarm_history, added=_ADDED["alarm_history"])
+    patch("model_loader", _one_loader(seams["model_loader"][2]))
+    patch("regions_session", classmethod(lambda cls: boto3_session()))
     _patch_time(seams, patch)
 
 
@@ -808,6 +820,20 @@ def _parse_once(parse: Callable[..., Any], maxsize: int = 64) -> Callable[..., A
     if cached is None:
         cached = _PARSES[parse] = functools.lru_cache(maxsize=maxsize)(parse)
     return cached
+
+
+_LOADERS: dict[Callable[[], Any], Callable[[], Any]] = {}
+
+
+def _one_loader(create: Callable[[], Any]) -> Callable[[], Any]:
+    """moto makes a new model loader for each service model it reads, and each new loader
+    lists botocore's ~400 service folders again (~17 ms a service at start-up); one loader
+    for the process lists them once. It reads the same files into the same models (into
+    plain dicts, as the embedded backend's own session does)."""
+    shared = _LOADERS.get(create)
+    if shared is None:
+        shared = _LOADERS[create] = functools.cache(lambda: read_into_dicts(create()))
+    return shared
 
 
 def _parse_definition(definition: str) -> Any:
