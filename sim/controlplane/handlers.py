@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
@@ -121,22 +121,32 @@ def _iso(platform: Platform) -> Callable[[], str]:
     return now if platform is not _default else utc_now
 
 
-# What a warm Lambda container keeps between invocations: clients, and the TFC client
-# with the token read once from Secrets Manager (as real handlers cache at cold start).
-_warm_api: weakref.WeakKeyDictionary[Any, ApiDeps] = weakref.WeakKeyDictionary()
-_warm_steps: weakref.WeakKeyDictionary[Any, StepDeps] = weakref.WeakKeyDictionary()
+_T = TypeVar("_T")
+#: Warm state of platforms that keep none themselves (see :func:`_warm`).
+_warm_by_platform: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-_warm_tracing: weakref.WeakKeyDictionary[Any, Tracing] = weakref.WeakKeyDictionary()
+def _warm(platform: Platform, kind: str, build: Callable[[], _T]) -> _T:
+    """What a warm Lambda container keeps between invocations: clients, and the TFC client
+    with the token read once from Secrets Manager (as real handlers cache at cold start).
+    Kept in the platform's own ``warm`` dict when it has one (a simulator's container: the
+    state goes when the container goes; held in a module-level table keyed weakly by the
+    platform, it refers back to the platform, which then never went), else in that table."""
+    store = getattr(platform, "warm", None)
+    if not isinstance(store, dict):
+        store = _warm_by_platform.get(platform)
+        if store is None:
+            store = _warm_by_platform[platform] = {}
+    value = store.get(kind)
+    if value is None:
+        value = store[kind] = build()
+    return cast(_T, value)
 
 
 def _tracing(platform: Platform) -> Tracing:
     """The platform's tracer: a simulator's ``tracer_provider`` if it has one, else
     OpenTelemetry's global provider (a no-op unless the ADOT layer configured one)."""
-    tracing = _warm_tracing.get(platform)
-    if tracing is None:
-        tracing = _warm_tracing[platform] = Tracing(getattr(platform, "tracer_provider", None))
-    return tracing
+    return _warm(platform, "tracing", lambda: Tracing(getattr(platform, "tracer_provider", None)))
 
 
 def _traced(platform: Platform, client: Any) -> Any:
@@ -147,17 +157,11 @@ def _traced(platform: Platform, client: Any) -> Any:
 
 
 def _api_deps(platform: Platform) -> ApiDeps:
-    deps = _warm_api.get(platform)
-    if deps is None:
-        deps = _warm_api[platform] = _build_api_deps(platform)
-    return deps
+    return _warm(platform, "api", lambda: _build_api_deps(platform))
 
 
 def _step_deps(platform: Platform) -> StepDeps:
-    deps = _warm_steps.get(platform)
-    if deps is None:
-        deps = _warm_steps[platform] = _build_step_deps(platform)
-    return deps
+    return _warm(platform, "steps", lambda: _build_step_deps(platform))
 
 
 def _metric(platform: Platform) -> Metric:
@@ -220,17 +224,15 @@ def _build_step_deps(platform: Platform) -> StepDeps:
     )
 
 
-_warm_ops: weakref.WeakKeyDictionary[Any, OpsDeps] = weakref.WeakKeyDictionary()
-
-
 def _ops_deps(platform: Platform) -> OpsDeps:
-    deps = _warm_ops.get(platform)
-    if deps is None:
-        deps = _warm_ops[platform] = OpsDeps(
+    return _warm(
+        platform,
+        "ops",
+        lambda: OpsDeps(
             api=_build_api_deps(platform), sqs=_traced(platform, platform.client("sqs")), sfn=_traced(platform, platform.client("stepfunctions")),
             sns=_traced(platform, platform.client("sns")), metric=_metric(platform), now=platform.now,
-        )
-    return deps
+        ),
+    )
 
 
 def _read_secret(secretsmanager: Any, secret_id: str, attempts: int = 4) -> str:

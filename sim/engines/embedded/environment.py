@@ -113,6 +113,9 @@ class EmbeddedPlatform:
         self.random = backend.platform_random()
         #: Where the handlers' spans go (None: OpenTelemetry's global provider, a no-op).
         self.tracer_provider = backend.spans
+        #: What the handlers keep warm in this container (clients, the TFC client): it goes
+        #: with the container.
+        self.warm: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
         c = self._clients.get(service)
