@@ -4,7 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The suite on every core, a file's tests in one process (XDIST= runs it in one process).
-XDIST ?= -n auto --dist loadfile
+# "auto" is one worker more than the cores and the real-time (MiniStack) files are handed
+# out early (tests/conftest.py says why); --no-loadscope-reorder keeps that order, which
+# xdist would otherwise replace with "most tests first".
+XDIST ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: sim test bench attack soak test-ministack fake-tfc fidelity clean
 

@@ -1,9 +1,14 @@
 """Shared fixtures: a fake on a virtual clock with an in-process client, and a fake
-served by uvicorn on a loopback port for clients (pytfe) that open their own sockets."""
+served by uvicorn on a loopback port for clients (pytfe) that open their own sockets.
+And how the suite is spread over processes (pytest-xdist, ``-n auto --dist loadfile``)."""
 
 from __future__ import annotations
 
+import os
+import sys
+import weakref
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +20,70 @@ from fake_tfc.transport import SyncASGITransport
 TOKEN = "test-token"
 ORG = "example-org"
 JSONAPI = "application/vnd.api+json"
+
+
+# The MiniStack files (marker ``ministack``) run in real time: about a third of the suite's
+# summed test time, but some 85% of it waiting on the engine's Waits, Retry intervals and
+# cold starts, with the CPU idle. One worker more than there are cores lets that waiting
+# overlap with the CPU-bound files; and those real-time files are handed out early, one in
+# every ``workers`` units of work, so that about one worker at a time waits while the
+# others keep the cores busy (xdist would otherwise hand them out last, by their few tests,
+# and the run would end waiting on them). A file's tests still run in one process, in
+# their order; only the order of whole files changes, and only under xdist.
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: no error when it is not installed
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    waiting = os.environ.get("TENANT_SIM_SKIP_MINISTACK") not in ("1", "true")  # the MiniStack tests run
+    return cores + 1 if waiting else cores
+
+
+def _real_time(items: list[pytest.Item]) -> bool:
+    return any(item.get_closest_marker("ministack") is not None for item in items)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return
+    files: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.path, []).append(item)
+    real_time = [f for f in files.values() if _real_time(f)]
+    cpu_bound = [f for f in files.values() if not _real_time(f)]
+    step = max(2, int(workerinput["workercount"]))
+    ordered: list[list[pytest.Item]] = []
+    while real_time or cpu_bound:
+        if real_time:
+            ordered.append(real_time.pop(0))
+        ordered += cpu_bound[: step - 1]
+        del cpu_bound[: step - 1]
+    items[:] = [item for f in ordered for item in f]
+
+
+@pytest.fixture(autouse=True)
+def _forget_stopped_backends() -> Iterator[None]:
+    """After each test, drop the control plane's warm Lambda state (``handlers._warm_*``) of
+    the embedded backends that have stopped. Those caches are weak-keyed by the backend's
+    platform, but what they hold (the clients) refers back to the platform, so no stopped
+    backend was ever freed: a worker grew by ~20 MB per backend (1.4-3.2 GB by the end of
+    the suite) and every collection of the cyclic collector walked all of it. A running
+    backend's warm state is left alone, and a stopped one can run nothing, so no test sees
+    a difference. (The fix that belongs in the product: ``EmbeddedBackend.stop`` dropping
+    its platforms from those caches.)"""
+    yield
+    handlers = sys.modules.get("sim.controlplane.handlers")  # not imported here if no test did
+    if handlers is None:
+        return
+    for cache in [v for k, v in vars(handlers).items() if k.startswith("_warm_") and isinstance(v, weakref.WeakKeyDictionary)]:
+        for platform in [p for p in list(cache.keys()) if _stopped(p)]:
+            del cache[platform]
+
+
+def _stopped(platform: object) -> bool:
+    backend = getattr(platform, "_backend", None)  # an EmbeddedPlatform's backend
+    return backend is not None and getattr(backend, "_adapter", True) is None
 
 
 @pytest.fixture
