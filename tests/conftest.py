@@ -5,8 +5,6 @@ And how the suite is spread over processes (pytest-xdist, ``-n auto --dist loadf
 from __future__ import annotations
 
 import os
-import sys
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,30 +58,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ordered += cpu_bound[: step - 1]
         del cpu_bound[: step - 1]
     items[:] = [item for f in ordered for item in f]
-
-
-@pytest.fixture(autouse=True)
-def _forget_stopped_backends() -> Iterator[None]:
-    """After each test, drop the control plane's warm Lambda state (``handlers._warm_*``) of
-    the embedded backends that have stopped. Those caches are weak-keyed by the backend's
-    platform, but what they hold (the clients) refers back to the platform, so no stopped
-    backend was ever freed: a worker grew by ~20 MB per backend (1.4-3.2 GB by the end of
-    the suite) and every collection of the cyclic collector walked all of it. A running
-    backend's warm state is left alone, and a stopped one can run nothing, so no test sees
-    a difference. (The fix that belongs in the product: ``EmbeddedBackend.stop`` dropping
-    its platforms from those caches.)"""
-    yield
-    handlers = sys.modules.get("sim.controlplane.handlers")  # not imported here if no test did
-    if handlers is None:
-        return
-    for cache in [v for k, v in vars(handlers).items() if k.startswith("_warm_") and isinstance(v, weakref.WeakKeyDictionary)]:
-        for platform in [p for p in list(cache.keys()) if _stopped(p)]:
-            del cache[platform]
-
-
-def _stopped(platform: object) -> bool:
-    backend = getattr(platform, "_backend", None)  # an EmbeddedPlatform's backend
-    return backend is not None and getattr(backend, "_adapter", True) is None
 
 
 @pytest.fixture
