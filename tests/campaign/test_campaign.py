@@ -92,9 +92,23 @@ def test_a_failure_is_written_as_a_regression_that_fails_on_its_own(tmp_path, ca
     assert again.seed == 4 and not again.passed
 
 
-def test_the_budget_stops_new_runs_and_says_what_was_left(tmp_path, capsys):
-    # One process, two runs in flight at once; the first takes longer than the 1 s budget
-    # (a process's first scenario loads moto), so the last two never start.
+def test_the_budget_stops_new_runs_and_says_what_was_left(tmp_path, capsys, monkeypatch):
+    # One process, two runs in flight at once; the first answer comes after the 1 s budget
+    # (the pool's clock is driven: each answer waited for takes 1.5 s), so the last two never start.
+    import types
+
+    from sim.campaign import pool
+
+    now = [0.0]
+    real_wait = pool.wait
+
+    def wait_taking_time(*args, **kwargs):
+        answer = real_wait(*args, **kwargs)
+        now[0] += 1.5
+        return answer
+
+    monkeypatch.setattr(pool, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(pool, "wait", wait_taking_time)
     assert main(["campaign", QUICK[0], "--seeds", "4", "--jobs", "1", "--budget", "1s", "--verify", "0", "--ledger", str(tmp_path / "l.jsonl")]) == 0
     assert "2 passed, 0 failed, 0 errors; 2 not run (budget)" in capsys.readouterr().out
     assert [e.seed for e in read_ledger(tmp_path / "l.jsonl")] == [0, 1]
