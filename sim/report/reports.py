@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from sim.controlplane.models import REDACTED
 
@@ -14,9 +12,9 @@ from ..scenarios.expectations import SENSITIVE_KEY
 from ..scenarios.invariants import scenario_secrets
 from ..scenarios.loader import parse_scenario
 from ..scenarios.model import Scenario
-from ..scenarios.observe import Observed, alarm_states
+from ..scenarios.observe import Observed, trace_observed
 from ..scenarios.player import ScenarioResult
-from ..scenarios.trace import DlqRecord, FlowDlqRecord, Record, SnsRecord, StatusRecord, Trace, read_trace, record_from_json
+from ..scenarios.trace import Record, StatusRecord, Trace, read_trace, record_from_json
 from ..scenarios.verdict import Verdict, judge, verdict_of
 from .axis import clock
 from .page import Page, render
@@ -117,19 +115,10 @@ def _invariant_names() -> list[str]:
 
 
 def observed_from_trace(trace: Trace) -> Observed:
-    """What the expectations compare, as far as the trace holds it."""
-    obs = Observed()
-    rows: dict[str, dict[str, Any]] = defaultdict(dict)
-    for r in trace.of(StatusRecord):
-        obs.transitions[r.tenant].append(r.to)
-        rows[r.tenant] = {"status": r.to, "last_error": r.last_error}
-    for e in trace.of(SnsRecord):
-        if e.tenant_code:
-            obs.events[e.tenant_code].append(e.event or "")
-    obs.dlq = list(trace.of(DlqRecord))
-    obs.flow_dlq = sum(1 for _ in trace.of(FlowDlqRecord))
-    obs.alarms = alarm_states(trace)
-    obs.rows = dict(rows)
+    """What the expectations compare, as far as the trace holds it (each row as its last
+    status record left it)."""
+    obs = trace_observed(trace)
+    obs.rows = {r.tenant: {"status": r.to, "last_error": r.last_error} for r in trace.of(StatusRecord)}
     return obs
 
 

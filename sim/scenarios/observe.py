@@ -104,10 +104,9 @@ def alarm_states(trace: Trace) -> dict[str, list[str]]:
     return dict(out)
 
 
-def observe(trace: Trace, run_ids: dict[str, set[str]], scenario: Scenario, tenant: Callable[[str], dict[str, Any] | None], fake: FakeTFC, org: str) -> Observed:
-    """The trace's transitions, lifecycle events and DLQ writes per tenant; the runs TFC
-    held (``run_ids`` by workspace name); each tenant's row (read through the API) and its
-    workspace as TFC holds it."""
+def trace_observed(trace: Trace) -> Observed:
+    """What the trace alone shows: each tenant's transitions and lifecycle events, the DLQ
+    writes, the alarms' states."""
     obs = Observed()
     for r in trace.of(StatusRecord):
         obs.transitions[r.tenant].append(r.to)
@@ -117,6 +116,14 @@ def observe(trace: Trace, run_ids: dict[str, set[str]], scenario: Scenario, tena
     obs.dlq = list(trace.of(DlqRecord))
     obs.flow_dlq = sum(1 for _ in trace.of(FlowDlqRecord))
     obs.alarms = alarm_states(trace)
+    return obs
+
+
+def observe(trace: Trace, run_ids: dict[str, set[str]], scenario: Scenario, tenant: Callable[[str], dict[str, Any] | None], fake: FakeTFC, org: str) -> Observed:
+    """The trace's transitions, lifecycle events and DLQ writes per tenant; the runs TFC
+    held (``run_ids`` by workspace name); each tenant's row (read through the API) and its
+    workspace as TFC holds it."""
+    obs = trace_observed(trace)
     for name, ids in run_ids.items():
         code = tenant_of_workspace(name)
         if code is not None:
