@@ -563,16 +563,34 @@ def _next_decommission(now: float) -> float:
     return (candidate - START).total_seconds()
 
 
+#: What the generator must reach (the "sometimes" coverage): else the property says little.
+WANTED = [
+    "dlq", "poll budget exhausted", "decommission skipped mid-flow", "update after failure",
+    "lost answer on an AWS call", "PutEvents answer lost", "503 after lost PutEvents answers",
+    "concurrent requests, one accepted", "extreme Retry-After answered", "extreme latency answered",
+    "malformed row skipped by a scan", "malformed row skipped by the listing", "boundary string refused",
+]
+
+
 def test_the_lifecycle_against_its_model():
+    from hypothesis import core
+
     SEEN.clear()
-    run_state_machine_as_test(LifecycleMachine, settings=settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci")))
-    wanted = [
-        "dlq", "poll budget exhausted", "decommission skipped mid-flow", "update after failure",
-        "lost answer on an AWS call", "PutEvents answer lost", "503 after lost PutEvents answers",
-        "concurrent requests, one accepted", "extreme Retry-After answered", "extreme latency answered",
-        "malformed row skipped by a scan", "malformed row skipped by the listing", "boundary string refused",
-    ]
-    missing = [w for w in wanted if SEEN[w] == 0]
+    profile = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+    run_state_machine_as_test(LifecycleMachine, settings=profile)
+    # A concurrent burst races real threads, and which request wins shifts the rest of the
+    # derandomized generation: now and then a run misses a situation it usually reaches a
+    # few times (seen: "poll budget exhausted", 0 of 45 examples). Up to two more rounds, on
+    # other seeds, before calling the generator blind to it.
+    for extra_seed in (1, 2):
+        if not [w for w in WANTED if SEEN[w] == 0]:
+            break
+        kept, core.global_force_seed = core.global_force_seed, extra_seed  # what --hypothesis-seed sets
+        try:
+            run_state_machine_as_test(LifecycleMachine, settings=settings(profile, derandomize=False, database=None, max_examples=20))
+        finally:
+            core.global_force_seed = kept
+    missing = [w for w in WANTED if SEEN[w] == 0]
     assert not missing, f"the generator never reached: {missing} (seen: {dict(SEEN)})"
 
 
