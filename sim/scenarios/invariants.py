@@ -241,8 +241,10 @@ def secrets_of(token: str, fake: FakeTFC) -> tuple[str, ...]:
 
 
 def no_secrets(trace: Trace, secrets: tuple[str, ...]) -> list[str]:
-    text = "\n".join(trace.lines())
-    return [f"a secret ({s[:4]}...) appears in the trace" for s in secrets if len(s) >= MIN_SECRET_LENGTH and s in text]
+    # All values looked for at once: one at a time cost tenants times records.
+    wanted = [s for s in secrets if len(s) >= MIN_SECRET_LENGTH]
+    found = SecretFinder(wanted).found_in("\n".join(trace.lines()))
+    return [f"a secret ({s[:4]}...) appears in the trace" for s in wanted if s in found]
 
 
 def scenario_secrets(sc: Scenario) -> tuple[str, ...]:

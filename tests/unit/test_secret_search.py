@@ -4,9 +4,9 @@ value and each place once, in the order it did when it looked for one value at a
 
 from __future__ import annotations
 
-from sim.scenarios.invariants import SENSITIVE_VIOLATION, secrets_stay_secret
+from sim.scenarios.invariants import SENSITIVE_VIOLATION, no_secrets, secrets_stay_secret
 from sim.scenarios.secret_search import SecretFinder
-from sim.scenarios.trace import Trace
+from sim.scenarios.trace import SnsRecord, Trace
 
 
 def test_every_value_that_occurs_is_found_and_nothing_else():
@@ -26,3 +26,11 @@ def test_the_invariant_names_each_value_and_place_once_in_order():
         f"{SENSITIVE_VIOLATION} (s3cr...) is recorded in a log line",
     ]
     assert secrets_stay_secret(Trace(start=0.0), ("s3cr3t-three",), places) == []
+
+
+def test_the_trace_invariant_names_each_secret_found_in_the_trace():
+    trace = Trace(start=0.0)
+    trace.add(1.0, SnsRecord(event="ready", tenant_code="acme", request_id="r1", status="ready", reason="token pw-abcdefgh leaked"))
+    found = no_secrets(trace, ("pw-abcdefgh", "abcdefgh", "never-seen", "pw-abc"))
+    assert found == ["a secret (pw-a...) appears in the trace", "a secret (abcd...) appears in the trace"]
+    assert no_secrets(trace, ("never-seen",)) == [] and no_secrets(Trace(start=0.0), ("pw-abcdefgh",)) == []
