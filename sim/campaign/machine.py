@@ -11,10 +11,12 @@ written as a regression scenario, which is.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -54,11 +56,25 @@ def load_machine() -> ModuleType:
     return module
 
 
+@contextlib.contextmanager
+def hypothesis_seed(seed: int) -> Iterator[None]:
+    """Hypothesis draws from ``seed`` while the block runs (what pytest's ``--hypothesis-seed``
+    sets), then from what it drew from before."""
+    from hypothesis import core
+
+    kept = core.global_force_seed
+    setattr(core, "global_force_seed", seed)
+    try:
+        yield
+    finally:
+        setattr(core, "global_force_seed", kept)
+
+
 def run_machine(seed: int, examples: int = EXAMPLES_PER_SEED, *, shrink: bool = True) -> tuple[LedgerEntry, Counter[str], str | None]:
     """Run the machine for ``examples`` programs drawn from ``seed``: the ledger entry, the
     coverage it reached (``property:<what>``), and for a failure the regression scenario
     (the shrunk program, unless ``shrink`` is off)."""
-    from hypothesis import HealthCheck, Phase, core, settings
+    from hypothesis import HealthCheck, Phase, settings
     from hypothesis.stateful import run_state_machine_as_test
 
     t0 = time.perf_counter()
@@ -77,10 +93,9 @@ def run_machine(seed: int, examples: int = EXAMPLES_PER_SEED, *, shrink: bool = 
     regression: str | None = None
     with tempfile.TemporaryDirectory(prefix="tenant-sim-machine-") as folder:
         kept_folder, module.REGRESSIONS = module.REGRESSIONS, Path(folder)  # this run's failure, not another worker's
-        kept_seed = core.global_force_seed
-        setattr(core, "global_force_seed", seed)  # what pytest's --hypothesis-seed sets
         try:
-            run_state_machine_as_test(module.LifecycleMachine, settings=chosen)
+            with hypothesis_seed(seed):
+                run_state_machine_as_test(module.LifecycleMachine, settings=chosen)
         except Exception as exc:  # noqa: BLE001 - a failing program, or a flaky one: both are findings
             problems = [_first_line(exc)]
             written = Path(folder) / "lifecycle-machine-latest.yaml"
@@ -88,7 +103,6 @@ def run_machine(seed: int, examples: int = EXAMPLES_PER_SEED, *, shrink: bool = 
                 regression = written.read_text(encoding="utf-8")
         finally:
             module.REGRESSIONS = kept_folder
-            setattr(core, "global_force_seed", kept_seed)
     coverage = Counter({f"property:{k}": v for k, v in (Counter(module.SEEN) - seen_before).items()})
     verdict: Any = "fail" if problems else "pass"
     return LedgerEntry(MACHINE_ITEM, seed, verdict, "", 0, round(time.perf_counter() - t0, 3), problems), coverage, regression

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import json
 import os
 import signal
@@ -106,16 +105,16 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         with contextlib.ExitStack() as running:
-            with collector_paused():  # until it serves
+            # Until it serves. What start-up built lives as long as the process: it is kept
+            # out of the collector's later full passes (else the first one comes at once and
+            # delays the first answers).
+            with collector_paused(keep=True):
                 env = running.enter_context(EmbeddedBackend(config))
                 live = LiveRun(env, time_scale=args.time_scale, paused=args.virtual_clock)
                 tfc_app, api_app = control_app(live, env.tfc_app), rest_api_app(env, live.api_seen, auth=args.auth)
                 ep = running.enter_context(serve(env, aws_port=args.aws_port, api_port=args.api_port, tfc_port=args.tfc_port, tfc_app=tfc_app, api_app=api_app))
                 live.endpoints = {"aws": ep.aws, "api": ep.api, "tfc": ep.tfc, "control": f"{ep.tfc}/_sim"}
                 live.start()
-                # What start-up built lives as long as the process: the collector's later
-                # full passes skip it (else the first one comes at once and delays the first answers).
-                gc.freeze()
             _announce(console, args, env, ep)
             exporter = _exporter(args, env)
             try:

@@ -572,8 +572,12 @@ WANTED = [
 ]
 
 
+def _unreached() -> list[str]:
+    return [w for w in WANTED if SEEN[w] == 0]
+
+
 def test_the_lifecycle_against_its_model():
-    from hypothesis import core
+    from sim.campaign.machine import hypothesis_seed
 
     SEEN.clear()
     profile = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -583,14 +587,11 @@ def test_the_lifecycle_against_its_model():
     # few times (seen: "poll budget exhausted", 0 of 45 examples). Up to two more rounds, on
     # other seeds, before calling the generator blind to it.
     for extra_seed in (1, 2):
-        if not [w for w in WANTED if SEEN[w] == 0]:
+        if not _unreached():
             break
-        kept, core.global_force_seed = core.global_force_seed, extra_seed  # what --hypothesis-seed sets
-        try:
+        with hypothesis_seed(extra_seed):
             run_state_machine_as_test(LifecycleMachine, settings=settings(profile, derandomize=False, database=None, max_examples=20))
-        finally:
-            core.global_force_seed = kept
-    missing = [w for w in WANTED if SEEN[w] == 0]
+    missing = _unreached()
     assert not missing, f"the generator never reached: {missing} (seen: {dict(SEEN)})"
 
 

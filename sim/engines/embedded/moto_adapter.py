@@ -809,20 +809,23 @@ def _test_event_pattern(self: Any) -> str:
     return json.dumps({"Result": event_matches(pattern, event)})
 
 
-_PARSES: dict[Callable[..., Any], Callable[..., Any]] = {}
+#: Per moto function, its replacement whose results are kept for the process (not per
+#: install: a test process starts many backends, and each would begin again).
+_FOR_THE_PROCESS: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+def _for_the_process(original: Callable[..., Any], remembering: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[..., Any]:
+    kept = _FOR_THE_PROCESS.get(original)
+    if kept is None:
+        kept = _FOR_THE_PROCESS[original] = remembering(original)
+    return kept
 
 
 def _parse_once(parse: Callable[..., Any], maxsize: int = 64) -> Callable[..., Any]:
     """A moto parser's result, remembered per text for the process: the ASL parse (ANTLR,
     ~0.1 s a definition) and the JSONPath parsers (each parse builds a PLY parser, ~5 ms).
     Their results are immutable: executions share them."""
-    cached = _PARSES.get(parse)
-    if cached is None:
-        cached = _PARSES[parse] = functools.lru_cache(maxsize=maxsize)(parse)
-    return cached
-
-
-_LOADERS: dict[Callable[[], Any], Callable[[], Any]] = {}
+    return _for_the_process(parse, functools.lru_cache(maxsize=maxsize))
 
 
 def _one_loader(create: Callable[[], Any]) -> Callable[[], Any]:
@@ -830,10 +833,7 @@ def _one_loader(create: Callable[[], Any]) -> Callable[[], Any]:
     lists botocore's ~400 service folders again (~17 ms a service at start-up); one loader
     for the process lists them once. It reads the same files into the same models (into
     plain dicts, as the embedded backend's own session does)."""
-    shared = _LOADERS.get(create)
-    if shared is None:
-        shared = _LOADERS[create] = functools.cache(lambda: read_into_dicts(create()))
-    return shared
+    return _for_the_process(create, lambda make: functools.cache(lambda: read_into_dicts(make())))
 
 
 def _parse_definition(definition: str) -> Any:
